@@ -1,0 +1,231 @@
+//! Pitchside's database. One schema on SQLite (default) and PostgreSQL, reached through
+//! sqlx's `Any` driver with per-dialect migrations.
+//!
+//! Tenancy by construction: every query on a tenant table goes through a [`Scope`],
+//! which only [`Store::authenticate`] can make (from a verified, unrevoked session).
+//! Each scoped operation runs in a transaction that, on PostgreSQL, first sets
+//! `app.org_id`, so row-level security backs the `WHERE org_id = …` of every query.
+
+mod auth;
+mod clock;
+mod error;
+mod invitations;
+mod models;
+mod page;
+mod scope;
+mod teams;
+mod users;
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
+use sqlx::{AnyConnection, AnyPool, Connection, Executor};
+
+pub use auth::{LoginCandidate, NewSignup, SessionGrant};
+pub use clock::Clock;
+pub use error::StoreError;
+pub use invitations::{AcceptInvitation, NewInvitation};
+pub use models::{Invitation, Org, SessionInfo, Team, User};
+pub use page::{Cursor, Page, PageRequest};
+pub use scope::Scope;
+pub use teams::{NewTeam, TeamPatch};
+pub use users::UserPatch;
+
+/// The name of the non-owner PostgreSQL role the application acts as.
+pub const APP_ROLE: &str = "pitchside_app";
+
+static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
+static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
+
+/// Which database engine a store talks to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Dialect {
+    Sqlite,
+    Postgres,
+}
+
+impl Dialect {
+    pub fn from_url(url: &str) -> Result<Self, StoreError> {
+        if url.starts_with("sqlite:") {
+            Ok(Dialect::Sqlite)
+        } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            Ok(Dialect::Postgres)
+        } else {
+            Err(StoreError::Config(
+                "database URL must start with sqlite:// or postgres://".into(),
+            ))
+        }
+    }
+}
+
+/// Connection settings.
+#[derive(Clone, Debug)]
+pub struct StoreOptions {
+    pub url: String,
+    pub max_connections: u32,
+    /// On PostgreSQL, the role each pooled connection switches to (`SET ROLE`), so the
+    /// application is never the table owner or a superuser. `None` keeps the login role
+    /// (for deployments that log in as a dedicated non-owner role already).
+    pub pg_role: Option<String>,
+}
+
+impl StoreOptions {
+    pub fn new(url: impl Into<String>) -> Self {
+        Self {
+            url: url.into(),
+            max_connections: 16,
+            pg_role: Some(APP_ROLE.to_owned()),
+        }
+    }
+}
+
+/// The database handle shared by the whole application.
+#[derive(Clone, Debug)]
+pub struct Store {
+    pool: AnyPool,
+    dialect: Dialect,
+    url: String,
+    clock: Clock,
+}
+
+impl Store {
+    /// Connect (creating a SQLite file if missing). Does not migrate.
+    pub async fn connect(options: StoreOptions, clock: Clock) -> Result<Self, StoreError> {
+        sqlx::any::install_default_drivers();
+        let dialect = Dialect::from_url(&options.url)?;
+        let url = sqlite_url_with_create(&options.url, dialect);
+        let connect = AnyConnectOptions::from_str(&url)?;
+        let role = options.pg_role.clone();
+        let pool = AnyPoolOptions::new()
+            .max_connections(options.max_connections)
+            .acquire_timeout(Duration::from_secs(10))
+            .after_connect(move |conn, _meta| {
+                let role = role.clone();
+                Box::pin(async move {
+                    match dialect {
+                        Dialect::Sqlite => {
+                            conn.execute(
+                                "PRAGMA journal_mode = WAL; PRAGMA busy_timeout = 10000; \
+                                 PRAGMA foreign_keys = ON; PRAGMA synchronous = NORMAL;",
+                            )
+                            .await?;
+                        }
+                        Dialect::Postgres => {
+                            if let Some(role) = role {
+                                // A role name cannot be a bind parameter; it is validated
+                                // to be a plain identifier before it gets here.
+                                let sql = format!("SET ROLE \"{role}\"");
+                                conn.execute(sqlx::AssertSqlSafe(sql)).await?;
+                            }
+                        }
+                    }
+                    Ok(())
+                })
+            })
+            .connect_with(connect)
+            .await?;
+        if let Some(role) = &options.pg_role
+            && !role.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+        {
+            return Err(StoreError::Config(format!("invalid role name {role:?}")));
+        }
+        Ok(Self {
+            pool,
+            dialect,
+            url,
+            clock,
+        })
+    }
+
+    /// Apply pending migrations, as the login role (the owner), not the app role.
+    pub async fn migrate(&self) -> Result<(), StoreError> {
+        let mut conn = AnyConnection::connect(&self.url).await?;
+        match self.dialect {
+            Dialect::Sqlite => SQLITE_MIGRATIONS.run(&mut conn).await?,
+            Dialect::Postgres => POSTGRES_MIGRATIONS.run(&mut conn).await?,
+        }
+        conn.close().await?;
+        Ok(())
+    }
+
+    pub fn dialect(&self) -> Dialect {
+        self.dialect
+    }
+
+    pub fn clock(&self) -> &Clock {
+        &self.clock
+    }
+
+    /// Readiness: can we run a query?
+    pub async fn ping(&self) -> Result<(), StoreError> {
+        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        Ok(())
+    }
+
+    /// Does any organization exist? (Used by `demo` to decide whether to seed.) Runs
+    /// through the global login index, which has no row-level security.
+    pub async fn is_empty(&self) -> Result<bool, StoreError> {
+        let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM user_logins")
+            .fetch_one(&self.pool)
+            .await?;
+        Ok(n == 0)
+    }
+
+    /// Close the pool.
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+
+    /// Begin a transaction bound to one organization. On PostgreSQL this sets
+    /// `app.org_id` for this transaction only (`set_config(…, true)`), so a pooled
+    /// connection never carries one tenant's context into another's request.
+    async fn org_tx(
+        &self,
+        org_id: &str,
+    ) -> Result<sqlx::Transaction<'static, sqlx::Any>, StoreError> {
+        let mut tx = match self.dialect {
+            // IMMEDIATE takes the write lock up front, so two writers queue on
+            // busy_timeout instead of failing with SQLITE_BUSY on lock upgrade.
+            Dialect::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await?,
+            Dialect::Postgres => self.pool.begin().await?,
+        };
+        if self.dialect == Dialect::Postgres {
+            sqlx::query("SELECT set_config('app.org_id', $1, true)")
+                .bind(org_id.to_owned())
+                .execute(&mut *tx)
+                .await?;
+        }
+        Ok(tx)
+    }
+
+    /// A read-only transaction bound to one organization (no write lock on SQLite).
+    async fn org_read(
+        &self,
+        org_id: &str,
+    ) -> Result<sqlx::Transaction<'static, sqlx::Any>, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        if self.dialect == Dialect::Postgres {
+            sqlx::query("SELECT set_config('app.org_id', $1, true)")
+                .bind(org_id.to_owned())
+                .execute(&mut *tx)
+                .await?;
+        }
+        Ok(tx)
+    }
+
+    /// The raw pool, for tests that must prove what the database holds.
+    #[doc(hidden)]
+    pub fn raw_pool_for_tests(&self) -> &AnyPool {
+        &self.pool
+    }
+}
+
+fn sqlite_url_with_create(url: &str, dialect: Dialect) -> String {
+    if dialect == Dialect::Sqlite && !url.contains("mode=") && !url.contains(":memory:") {
+        let sep = if url.contains('?') { '&' } else { '?' };
+        format!("{url}{sep}mode=rwc")
+    } else {
+        url.to_owned()
+    }
+}

@@ -1,0 +1,210 @@
+//! Members of an organization, as a viewer may see and change them.
+
+use domain::{Seat, TeamId, UserId};
+
+use crate::auth::revoke_all;
+use crate::scope::{MANAGED_TEAMS_CTE, USER_VISIBLE};
+use crate::{Page, PageRequest, Scope, Store, StoreError, User};
+
+/// Changes an admin may make to a member. `None` leaves a field as it is; for the
+/// optional links, `Some(None)` clears them.
+#[derive(Debug, Default, Clone)]
+pub struct UserPatch {
+    pub name: Option<String>,
+    pub seat: Option<Seat>,
+    pub team_id: Option<Option<TeamId>>,
+    pub manager_id: Option<Option<UserId>>,
+    pub is_admin: Option<bool>,
+}
+
+impl Store {
+    /// The users this viewer sees, oldest first, one page.
+    pub async fn list_users(
+        &self,
+        scope: &Scope,
+        page: &PageRequest,
+    ) -> Result<Page<User>, StoreError> {
+        let sql = format!(
+            "{MANAGED_TEAMS_CTE} SELECT {} FROM users u WHERE {USER_VISIBLE} AND u.disabled_at IS NULL \
+             AND u.id > $5 ORDER BY u.id LIMIT $6",
+            User::COLUMNS
+        );
+        let mut tx = self.org_read(&scope.org()).await?;
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(scope.org())
+            .bind(scope.user())
+            .bind(scope.all_flag())
+            .bind(scope.manager_flag())
+            .bind(page.after_or_start())
+            .bind(page.fetch())
+            .fetch_all(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        let users = rows
+            .iter()
+            .map(User::from_row)
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(Page::from_rows(users, page.limit, |u| u.id.to_string()))
+    }
+
+    /// One user, if this viewer sees them; otherwise NotFound.
+    pub async fn get_user(&self, scope: &Scope, id: UserId) -> Result<User, StoreError> {
+        let mut tx = self.org_read(&scope.org()).await?;
+        let user = visible_user(&mut tx, scope, id).await?;
+        tx.commit().await?;
+        Ok(user)
+    }
+
+    /// Change a member's name, seat, team, manager or admin flag. Admins only. A seat or
+    /// admin change revokes the member's sessions, so the old rights die at once.
+    pub async fn update_user(
+        &self,
+        scope: &Scope,
+        id: UserId,
+        patch: UserPatch,
+    ) -> Result<User, StoreError> {
+        let mut tx = self.org_tx(&scope.org()).await?;
+        let current = visible_user(&mut tx, scope, id).await?;
+        if !scope.is_admin {
+            return Err(StoreError::Forbidden(
+                "only an organization admin can change members",
+            ));
+        }
+        if let Some(Some(team)) = patch.team_id {
+            team_in_org(&mut tx, scope, team).await?;
+        }
+        if let Some(Some(manager)) = patch.manager_id {
+            if manager == id {
+                return Err(StoreError::invalid(
+                    "manager_id",
+                    "a person cannot be their own manager",
+                ));
+            }
+            visible_user(&mut tx, scope, manager).await.map_err(|_| {
+                StoreError::invalid("manager_id", "no such user in this organization")
+            })?;
+        }
+        let demoting_admin = current.is_admin && patch.is_admin == Some(false);
+        if demoting_admin && admin_count(&mut tx, scope).await? <= 1 {
+            return Err(StoreError::Conflict("last_admin"));
+        }
+        let name = patch.name.unwrap_or(current.name.clone());
+        let seat = patch.seat.unwrap_or(current.seat);
+        let team = patch.team_id.unwrap_or(current.team_id);
+        let manager = patch.manager_id.unwrap_or(current.manager_id);
+        let is_admin = patch.is_admin.unwrap_or(current.is_admin);
+        let now = self.clock.now();
+        sqlx::query(
+            "UPDATE users SET name = $3, seat = $4, team_id = $5, manager_id = $6, is_admin = $7, updated_at = $8 \
+             WHERE org_id = $1 AND id = $2",
+        )
+        .bind(scope.org())
+        .bind(id.to_string())
+        .bind(name)
+        .bind(seat.as_str())
+        .bind(team.map(|t| t.to_string()))
+        .bind(manager.map(|m| m.to_string()))
+        .bind(i64::from(is_admin))
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+        if seat != current.seat || is_admin != current.is_admin || team != current.team_id {
+            revoke_all(&mut tx, &scope.org(), &id.to_string(), now).await?;
+        }
+        let updated = visible_user(&mut tx, scope, id).await?;
+        tx.commit().await?;
+        Ok(updated)
+    }
+
+    /// Remove a member: disable them, end their sessions and free their email. Admins
+    /// only; nobody removes themself, and the last admin cannot be removed.
+    pub async fn remove_user(&self, scope: &Scope, id: UserId) -> Result<(), StoreError> {
+        let mut tx = self.org_tx(&scope.org()).await?;
+        let current = visible_user(&mut tx, scope, id).await?;
+        if !scope.is_admin {
+            return Err(StoreError::Forbidden(
+                "only an organization admin can remove members",
+            ));
+        }
+        if id == scope.user_id {
+            return Err(StoreError::Conflict("cannot_remove_self"));
+        }
+        if current.is_admin && admin_count(&mut tx, scope).await? <= 1 {
+            return Err(StoreError::Conflict("last_admin"));
+        }
+        let now = self.clock.now();
+        sqlx::query(
+            "UPDATE users SET disabled_at = $3, updated_at = $3 WHERE org_id = $1 AND id = $2",
+        )
+        .bind(scope.org())
+        .bind(id.to_string())
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query("UPDATE teams SET manager_id = NULL WHERE org_id = $1 AND manager_id = $2")
+            .bind(scope.org())
+            .bind(id.to_string())
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query("DELETE FROM user_logins WHERE user_id = $1")
+            .bind(id.to_string())
+            .execute(&mut *tx)
+            .await?;
+        revoke_all(&mut tx, &scope.org(), &id.to_string(), now).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+}
+
+/// A user the viewer may see (disabled members are gone), or NotFound.
+pub(crate) async fn visible_user(
+    tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+    scope: &Scope,
+    id: UserId,
+) -> Result<User, StoreError> {
+    let sql = format!(
+        "{MANAGED_TEAMS_CTE} SELECT {} FROM users u WHERE {USER_VISIBLE} AND u.id = $5 AND u.disabled_at IS NULL",
+        User::COLUMNS
+    );
+    let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(scope.org())
+        .bind(scope.user())
+        .bind(scope.all_flag())
+        .bind(scope.manager_flag())
+        .bind(id.to_string())
+        .fetch_optional(&mut **tx)
+        .await?
+        .ok_or(StoreError::NotFound)?;
+    User::from_row(&row)
+}
+
+pub(crate) async fn team_in_org(
+    tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+    scope: &Scope,
+    team: TeamId,
+) -> Result<(), StoreError> {
+    let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM teams WHERE org_id = $1 AND id = $2")
+        .bind(scope.org())
+        .bind(team.to_string())
+        .fetch_one(&mut **tx)
+        .await?;
+    if n == 0 {
+        return Err(StoreError::invalid(
+            "team_id",
+            "no such team in this organization",
+        ));
+    }
+    Ok(())
+}
+
+async fn admin_count(
+    tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+    scope: &Scope,
+) -> Result<i64, StoreError> {
+    Ok(sqlx::query_scalar(
+        "SELECT COUNT(*) FROM users WHERE org_id = $1 AND is_admin = 1 AND disabled_at IS NULL",
+    )
+    .bind(scope.org())
+    .fetch_one(&mut **tx)
+    .await?)
+}

@@ -1,0 +1,86 @@
+//! The JSON API under `/api/v1`. Every handler is annotated for the OpenAPI document,
+//! and the router is built from those annotations, so the document and the routes
+//! cannot drift apart.
+
+mod auth;
+mod invitations;
+mod me;
+mod sessions;
+mod teams;
+mod users;
+pub mod views;
+
+use axum::Json;
+use axum::routing::get;
+use utoipa::OpenApi;
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use crate::AppState;
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "Pitchside API",
+        description = "The Pitchside JSON API. Errors are RFC 9457 problem documents. \
+            Authenticate with `Authorization: Bearer <access_token>` from /auth/login; \
+            browser sessions use the session cookie plus the `X-CSRF-Token` header.",
+        license(name = "AGPL-3.0-or-later")
+    ),
+    modifiers(&BearerAuth),
+    tags(
+        (name = "auth", description = "Signup, login, logout, tokens"),
+        (name = "members", description = "People, seats and teams"),
+        (name = "invitations", description = "Inviting people"),
+        (name = "sessions", description = "Your login sessions"),
+    )
+)]
+struct ApiDoc;
+
+struct BearerAuth;
+
+impl utoipa::Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .bearer_format("JWT")
+                    .build(),
+            ),
+        );
+    }
+}
+
+/// The API routes with their OpenAPI description.
+pub fn router() -> OpenApiRouter<AppState> {
+    let api = OpenApiRouter::new()
+        .routes(routes!(auth::signup))
+        .routes(routes!(auth::login))
+        .routes(routes!(auth::logout))
+        .routes(routes!(auth::refresh))
+        .routes(routes!(me::show))
+        .routes(routes!(me::change_password))
+        .routes(routes!(users::index))
+        .routes(routes!(users::show, users::update, users::remove))
+        .routes(routes!(teams::index, teams::create))
+        .routes(routes!(teams::show, teams::update))
+        .routes(routes!(invitations::index, invitations::create))
+        .routes(routes!(invitations::accept))
+        .routes(routes!(sessions::index))
+        .routes(routes!(sessions::revoke));
+    let router = OpenApiRouter::with_openapi(ApiDoc::openapi()).nest("/api/v1", api);
+    let doc = router.get_openapi().clone();
+    router.route(
+        "/api/v1/openapi.json",
+        get(move || async move { Json(doc) }),
+    )
+}
+
+/// The OpenAPI document (3.1) of the API.
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    router().split_for_parts().1
+}
