@@ -90,7 +90,8 @@ pub struct Store {
 }
 
 impl Store {
-    /// Connect (creating a SQLite file if missing). Does not migrate.
+    /// Prepare the pool (creating a SQLite file on first use). Does not migrate and
+    /// does not connect yet: call [`Store::migrate`] or [`Store::ping`].
     pub async fn connect(options: StoreOptions, clock: Clock) -> Result<Self, StoreError> {
         sqlx::any::install_default_drivers();
         let dialect = Dialect::from_url(&options.url)?;
@@ -123,8 +124,9 @@ impl Store {
                     Ok(())
                 })
             })
-            .connect_with(connect)
-            .await?;
+            // Lazy: on PostgreSQL the application role only exists once migrations
+            // have run, and `migrate` uses its own connection as the owner.
+            .connect_lazy_with(connect);
         if let Some(role) = &options.pg_role
             && !role.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
         {

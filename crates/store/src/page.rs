@@ -44,7 +44,7 @@ impl Cursor {
     }
 
     pub fn decode(text: &str) -> Option<Self> {
-        if text.len() % 2 != 0 || text.len() > 128 {
+        if !text.len().is_multiple_of(2) || text.len() > 128 {
             return None;
         }
         let bytes: Option<Vec<u8>> = (0..text.len())

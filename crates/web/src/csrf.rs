@@ -130,16 +130,31 @@ fn same_site(headers: &HeaderMap, state: &AppState) -> bool {
                 .as_deref()
                 .is_some_and(|h| origin.eq_ignore_ascii_case(h))
     };
-    if let Some(origin) = headers.get(header::ORIGIN).and_then(|v| v.to_str().ok()) {
-        return allowed(origin);
+    // Every Origin and Referer value must be ours: a duplicated header cannot smuggle
+    // a foreign origin past a check that reads only the first one.
+    let origins: Vec<&str> = headers
+        .get_all(header::ORIGIN)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .collect();
+    if !origins.is_empty() || headers.contains_key(header::ORIGIN) {
+        return origins.len() == headers.get_all(header::ORIGIN).iter().count() && origins.iter().all(|o| allowed(o));
     }
-    if let Some(referer) = headers.get(header::REFERER).and_then(|v| v.to_str().ok()) {
-        let after_scheme = referer.find("://").map(|i| i + 3).unwrap_or(0);
-        let end = referer[after_scheme..]
-            .find('/')
-            .map(|i| after_scheme + i)
-            .unwrap_or(referer.len());
-        return allowed(&referer[..end]);
+    let referers: Vec<&str> = headers
+        .get_all(header::REFERER)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .collect();
+    if headers.contains_key(header::REFERER) {
+        return referers.len() == headers.get_all(header::REFERER).iter().count()
+            && referers.iter().all(|referer| {
+                let after_scheme = referer.find("://").map(|i| i + 3).unwrap_or(0);
+                let end = referer[after_scheme..]
+                    .find('/')
+                    .map(|i| after_scheme + i)
+                    .unwrap_or(referer.len());
+                allowed(&referer[..end])
+            });
     }
     true
 }

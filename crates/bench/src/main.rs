@@ -1,0 +1,239 @@
+//! `pitchside-bench BASE_URL [SERVER_PID]`: benchmark a running Pitchside instance.
+//!
+//! Seeds an organization with 60 members through the public API, then measures:
+//! 1. `/healthz`, closed loop (the server's own ceiling);
+//! 2. `GET /api/v1/users?limit=50` authenticated, closed loop;
+//! 3. the same at a fixed 500 requests/s (open loop, latency percentiles);
+//! 4. `/healthz` at a fixed 500 requests/s while 20 logins/s hammer bcrypt;
+//! and, given the server's pid, its resident memory when idle.
+//!
+//! The load generator shares the machine with the server, so figures are a floor.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, bail};
+use serde_json::{Value, json};
+
+const PASSWORD: &str = "bench-password-horse-battery";
+const SECS: u64 = 10;
+const CONNECTIONS: usize = 32;
+
+#[tokio::main]
+async fn main() -> Result<()> {
+    let mut args = std::env::args().skip(1);
+    let base = args.next().context("usage: pitchside-bench BASE_URL [SERVER_PID]")?;
+    let pid = args.next();
+    let client = reqwest::Client::builder()
+        .pool_max_idle_per_host(256)
+        .timeout(Duration::from_secs(30))
+        .build()?;
+
+    if let Some(pid) = &pid {
+        println!("idle RSS before load: {:.1} MiB", rss_mib(pid)?);
+    }
+    let token = seed(&client, &base).await?;
+    let users = format!("{base}/api/v1/users?limit=50");
+    let health = format!("{base}/healthz");
+
+    let h = closed_loop(&client, &health, None, CONNECTIONS, SECS).await;
+    h.print("healthz, closed loop");
+    let u = closed_loop(&client, &users, Some(&token), CONNECTIONS, SECS).await;
+    u.print("users?limit=50, closed loop");
+    println!(
+        "  users/healthz throughput ratio: {:.0}%",
+        100.0 * u.throughput() / h.throughput().max(1.0)
+    );
+    open_loop(&client, &users, Some(&token), 500, SECS).await.print("users?limit=50 at 500 req/s");
+
+    let stop = Arc::new(AtomicBool::new(false));
+    let storm = tokio::spawn(login_storm(client.clone(), base.clone(), 20, stop.clone()));
+    let during = open_loop(&client, &health, None, 500, SECS).await;
+    stop.store(true, Ordering::Relaxed);
+    let (logins, failures) = storm.await?;
+    during.print("healthz at 500 req/s during a 20 logins/s storm");
+    println!("  logins completed: {logins}, failed: {failures}");
+    if let Some(pid) = &pid {
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        println!("RSS after load: {:.1} MiB", rss_mib(pid)?);
+    }
+    Ok(())
+}
+
+/// Sign up an org and invite 59 members (60 users in all); return the admin's token.
+async fn seed(client: &reqwest::Client, base: &str) -> Result<String> {
+    let tag = std::process::id();
+    let r = client
+        .post(format!("{base}/api/v1/auth/signup"))
+        .json(&json!({"organization_name": "Bench Co", "name": "Bench Admin",
+            "email": format!("admin{tag}@bench.example"), "password": PASSWORD, "confirm_over_18": true}))
+        .send()
+        .await?;
+    if r.status() != 201 {
+        bail!("signup failed: {} {}", r.status(), r.text().await?);
+    }
+    let body: Value = r.json().await?;
+    let token = body["access_token"].as_str().context("token")?.to_owned();
+    for i in 0..59 {
+        let r = client
+            .post(format!("{base}/api/v1/invitations"))
+            .bearer_auth(&token)
+            .json(&json!({"email": format!("rep{i}.{tag}@bench.example"), "seat": "rep"}))
+            .send()
+            .await?;
+        let inv: Value = r.json().await?;
+        let invite = inv["token"].as_str().context("invitation token")?;
+        let r = client
+            .post(format!("{base}/api/v1/invitations/{invite}/accept"))
+            .json(&json!({"name": format!("Rep {i}"), "password": PASSWORD, "confirm_over_18": true}))
+            .send()
+            .await?;
+        if r.status() != 201 {
+            bail!("accept failed: {}", r.status());
+        }
+    }
+    Ok(token)
+}
+
+struct Run {
+    latencies: Vec<Duration>,
+    errors: usize,
+    elapsed: Duration,
+}
+
+impl Run {
+    fn throughput(&self) -> f64 {
+        self.latencies.len() as f64 / self.elapsed.as_secs_f64()
+    }
+
+    fn pct(&self, p: f64) -> f64 {
+        if self.latencies.is_empty() {
+            return f64::NAN;
+        }
+        let idx = ((self.latencies.len() as f64 - 1.0) * p).round() as usize;
+        self.latencies[idx].as_secs_f64() * 1000.0
+    }
+
+    fn print(mut self, name: &str) {
+        self.latencies.sort();
+        println!(
+            "{name}: {:.0} req/s, p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms, {} ok, {} errors",
+            self.throughput(),
+            self.pct(0.50),
+            self.pct(0.99),
+            self.pct(1.0),
+            self.latencies.len(),
+            self.errors
+        );
+    }
+}
+
+async fn one(client: &reqwest::Client, url: &str, token: Option<&str>) -> Option<Duration> {
+    let start = Instant::now();
+    let mut req = client.get(url);
+    if let Some(t) = token {
+        req = req.bearer_auth(t);
+    }
+    match req.send().await {
+        Ok(r) if r.status().is_success() => r.bytes().await.ok().map(|_| start.elapsed()),
+        _ => None,
+    }
+}
+
+async fn closed_loop(client: &reqwest::Client, url: &str, token: Option<&str>, conns: usize, secs: u64) -> Run {
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    let start = Instant::now();
+    let mut tasks = Vec::new();
+    for _ in 0..conns {
+        let (client, url, token) = (client.clone(), url.to_owned(), token.map(str::to_owned));
+        tasks.push(tokio::spawn(async move {
+            let (mut lat, mut errors) = (Vec::new(), 0);
+            while Instant::now() < deadline {
+                match one(&client, &url, token.as_deref()).await {
+                    Some(d) => lat.push(d),
+                    None => errors += 1,
+                }
+            }
+            (lat, errors)
+        }));
+    }
+    collect(tasks, start).await
+}
+
+async fn open_loop(client: &reqwest::Client, url: &str, token: Option<&str>, rate: u64, secs: u64) -> Run {
+    let start = Instant::now();
+    let mut ticker = tokio::time::interval(Duration::from_nanos(1_000_000_000 / rate));
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
+    let mut tasks = Vec::new();
+    for _ in 0..rate * secs {
+        ticker.tick().await;
+        let (client, url, token) = (client.clone(), url.to_owned(), token.map(str::to_owned));
+        tasks.push(tokio::spawn(async move {
+            match one(&client, &url, token.as_deref()).await {
+                Some(d) => (vec![d], 0),
+                None => (Vec::new(), 1),
+            }
+        }));
+    }
+    collect(tasks, start).await
+}
+
+async fn collect(tasks: Vec<tokio::task::JoinHandle<(Vec<Duration>, usize)>>, start: Instant) -> Run {
+    let mut run = Run {
+        latencies: Vec::new(),
+        errors: 0,
+        elapsed: Duration::ZERO,
+    };
+    for t in tasks {
+        if let Ok((lat, errors)) = t.await {
+            run.latencies.extend(lat);
+            run.errors += errors;
+        }
+    }
+    run.elapsed = start.elapsed();
+    run
+}
+
+/// Log in `rate` times a second (correct password, so bcrypt runs) until stopped.
+async fn login_storm(client: reqwest::Client, base: String, rate: u64, stop: Arc<AtomicBool>) -> (usize, usize) {
+    let tag = std::process::id();
+    let mut ticker = tokio::time::interval(Duration::from_nanos(1_000_000_000 / rate));
+    let mut tasks = Vec::new();
+    let mut i = 0;
+    while !stop.load(Ordering::Relaxed) {
+        ticker.tick().await;
+        let (client, base) = (client.clone(), base.clone());
+        let email = format!("rep{}.{tag}@bench.example", i % 59);
+        i += 1;
+        tasks.push(tokio::spawn(async move {
+            client
+                .post(format!("{base}/api/v1/auth/login"))
+                .json(&json!({"email": email, "password": PASSWORD}))
+                .send()
+                .await
+                .map(|r| r.status().is_success())
+                .unwrap_or(false)
+        }));
+    }
+    let (mut ok, mut failed) = (0, 0);
+    for t in tasks {
+        if t.await.unwrap_or(false) {
+            ok += 1;
+        } else {
+            failed += 1;
+        }
+    }
+    (ok, failed)
+}
+
+fn rss_mib(pid: &str) -> Result<f64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
+    let kb: f64 = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.split_whitespace().next())
+        .and_then(|v| v.parse().ok())
+        .context("VmRSS")?;
+    Ok(kb / 1024.0)
+}
