@@ -4,8 +4,9 @@
 //! 1. `/healthz`, closed loop (the server's own ceiling);
 //! 2. `GET /api/v1/users?limit=50` authenticated, closed loop;
 //! 3. the same at a fixed 500 requests/s (open loop, latency percentiles);
-//! 4. `/healthz` at a fixed 500 requests/s while 20 logins/s hammer bcrypt;
-//! and, given the server's pid, its resident memory when idle.
+//! 4. `/healthz` at a fixed 500 requests/s while 20 logins/s hammer bcrypt.
+//!
+//! Given the server's pid, its resident memory when idle.
 //!
 //! The load generator shares the machine with the server, so figures are a floor.
 
@@ -23,7 +24,9 @@ const CONNECTIONS: usize = 32;
 #[tokio::main]
 async fn main() -> Result<()> {
     let mut args = std::env::args().skip(1);
-    let base = args.next().context("usage: pitchside-bench BASE_URL [SERVER_PID]")?;
+    let base = args
+        .next()
+        .context("usage: pitchside-bench BASE_URL [SERVER_PID]")?;
     let pid = args.next();
     let client = reqwest::Client::builder()
         .pool_max_idle_per_host(256)
@@ -45,7 +48,9 @@ async fn main() -> Result<()> {
         "  users/healthz throughput ratio: {:.0}%",
         100.0 * u.throughput() / h.throughput().max(1.0)
     );
-    open_loop(&client, &users, Some(&token), 500, SECS).await.print("users?limit=50 at 500 req/s");
+    open_loop(&client, &users, Some(&token), 500, SECS)
+        .await
+        .print("users?limit=50 at 500 req/s");
 
     let stop = Arc::new(AtomicBool::new(false));
     let storm = tokio::spawn(login_storm(client.clone(), base.clone(), 20, stop.clone()));
@@ -86,7 +91,9 @@ async fn seed(client: &reqwest::Client, base: &str) -> Result<String> {
         let invite = inv["token"].as_str().context("invitation token")?;
         let r = client
             .post(format!("{base}/api/v1/invitations/{invite}/accept"))
-            .json(&json!({"name": format!("Rep {i}"), "password": PASSWORD, "confirm_over_18": true}))
+            .json(
+                &json!({"name": format!("Rep {i}"), "password": PASSWORD, "confirm_over_18": true}),
+            )
             .send()
             .await?;
         if r.status() != 201 {
@@ -115,8 +122,7 @@ impl Run {
         self.latencies[idx].as_secs_f64() * 1000.0
     }
 
-    fn print(mut self, name: &str) {
-        self.latencies.sort();
+    fn print(&self, name: &str) {
         println!(
             "{name}: {:.0} req/s, p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms, {} ok, {} errors",
             self.throughput(),
@@ -141,7 +147,13 @@ async fn one(client: &reqwest::Client, url: &str, token: Option<&str>) -> Option
     }
 }
 
-async fn closed_loop(client: &reqwest::Client, url: &str, token: Option<&str>, conns: usize, secs: u64) -> Run {
+async fn closed_loop(
+    client: &reqwest::Client,
+    url: &str,
+    token: Option<&str>,
+    conns: usize,
+    secs: u64,
+) -> Run {
     let deadline = Instant::now() + Duration::from_secs(secs);
     let start = Instant::now();
     let mut tasks = Vec::new();
@@ -161,7 +173,13 @@ async fn closed_loop(client: &reqwest::Client, url: &str, token: Option<&str>, c
     collect(tasks, start).await
 }
 
-async fn open_loop(client: &reqwest::Client, url: &str, token: Option<&str>, rate: u64, secs: u64) -> Run {
+async fn open_loop(
+    client: &reqwest::Client,
+    url: &str,
+    token: Option<&str>,
+    rate: u64,
+    secs: u64,
+) -> Run {
     let start = Instant::now();
     let mut ticker = tokio::time::interval(Duration::from_nanos(1_000_000_000 / rate));
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
@@ -179,7 +197,10 @@ async fn open_loop(client: &reqwest::Client, url: &str, token: Option<&str>, rat
     collect(tasks, start).await
 }
 
-async fn collect(tasks: Vec<tokio::task::JoinHandle<(Vec<Duration>, usize)>>, start: Instant) -> Run {
+async fn collect(
+    tasks: Vec<tokio::task::JoinHandle<(Vec<Duration>, usize)>>,
+    start: Instant,
+) -> Run {
     let mut run = Run {
         latencies: Vec::new(),
         errors: 0,
@@ -192,11 +213,17 @@ async fn collect(tasks: Vec<tokio::task::JoinHandle<(Vec<Duration>, usize)>>, st
         }
     }
     run.elapsed = start.elapsed();
+    run.latencies.sort();
     run
 }
 
 /// Log in `rate` times a second (correct password, so bcrypt runs) until stopped.
-async fn login_storm(client: reqwest::Client, base: String, rate: u64, stop: Arc<AtomicBool>) -> (usize, usize) {
+async fn login_storm(
+    client: reqwest::Client,
+    base: String,
+    rate: u64,
+    stop: Arc<AtomicBool>,
+) -> (usize, usize) {
     let tag = std::process::id();
     let mut ticker = tokio::time::interval(Duration::from_nanos(1_000_000_000 / rate));
     let mut tasks = Vec::new();

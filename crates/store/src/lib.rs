@@ -6,6 +6,20 @@
 //! Each scoped operation runs in a transaction that, on PostgreSQL, first sets
 //! `app.org_id`, so row-level security backs the `WHERE org_id = …` of every query.
 
+/// The visibility predicate over users (alias `u`), as a macro so constant queries can
+/// `concat!` it: `$1` org, `$2` viewer, `$3` sees-everyone flag, `$4` manager flag, and
+/// the `managed` CTE in scope. A manager sees themself, the members of the teams they
+/// manage, and the managers of those teams; a rep sees only themself.
+#[macro_export]
+#[doc(hidden)]
+macro_rules! user_visible {
+    () => {
+        "u.org_id = $1 AND ( $3 = 1 OR u.id = $2 OR ( $4 = 1 AND ( \
+          u.team_id IN (SELECT id FROM managed) \
+          OR u.id IN (SELECT tm.manager_id FROM teams tm WHERE tm.org_id = $1 AND tm.id IN (SELECT id FROM managed)) ) ) )"
+    };
+}
+
 mod auth;
 mod clock;
 mod error;
@@ -59,8 +73,8 @@ impl Dialect {
     }
 }
 
-/// Connection settings.
-#[derive(Clone, Debug)]
+/// Connection settings. `Debug` hides the URL, which may hold a password.
+#[derive(Clone)]
 pub struct StoreOptions {
     pub url: String,
     pub max_connections: u32,
@@ -68,6 +82,16 @@ pub struct StoreOptions {
     /// application is never the table owner or a superuser. `None` keeps the login role
     /// (for deployments that log in as a dedicated non-owner role already).
     pub pg_role: Option<String>,
+}
+
+impl std::fmt::Debug for StoreOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StoreOptions")
+            .field("url", &"<redacted>")
+            .field("max_connections", &self.max_connections)
+            .field("pg_role", &self.pg_role)
+            .finish()
+    }
 }
 
 impl StoreOptions {
@@ -81,7 +105,7 @@ impl StoreOptions {
 }
 
 /// The database handle shared by the whole application.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct Store {
     pool: AnyPool,
     dialect: Dialect,
@@ -89,11 +113,24 @@ pub struct Store {
     clock: Clock,
 }
 
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store")
+            .field("dialect", &self.dialect)
+            .finish_non_exhaustive()
+    }
+}
+
 impl Store {
     /// Prepare the pool (creating a SQLite file on first use). Does not migrate and
     /// does not connect yet: call [`Store::migrate`] or [`Store::ping`].
     pub async fn connect(options: StoreOptions, clock: Clock) -> Result<Self, StoreError> {
         sqlx::any::install_default_drivers();
+        if let Some(role) = &options.pg_role
+            && (role.is_empty() || !role.chars().all(|c| c.is_ascii_alphanumeric() || c == '_'))
+        {
+            return Err(StoreError::Config(format!("invalid role name {role:?}")));
+        }
         let dialect = Dialect::from_url(&options.url)?;
         let url = sqlite_url_with_create(&options.url, dialect);
         let connect = AnyConnectOptions::from_str(&url)?;
@@ -127,11 +164,6 @@ impl Store {
             // Lazy: on PostgreSQL the application role only exists once migrations
             // have run, and `migrate` uses its own connection as the owner.
             .connect_lazy_with(connect);
-        if let Some(role) = &options.pg_role
-            && !role.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
-        {
-            return Err(StoreError::Config(format!("invalid role name {role:?}")));
-        }
         Ok(Self {
             pool,
             dialect,

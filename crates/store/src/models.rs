@@ -100,9 +100,14 @@ pub struct Team {
 }
 
 impl Team {
-    pub(crate) const COLUMNS: &'static str = "t.id, t.org_id, t.name, t.manager_id, t.parent_team_id, \
-        t.created_at, t.updated_at, \
-        (SELECT COUNT(*) FROM users m WHERE m.org_id = t.org_id AND m.team_id = t.id AND m.disabled_at IS NULL) AS member_count";
+    /// Needs the visibility binds ($1..$4) and the `managed` CTE: the member count
+    /// counts only the members this viewer may see (AC-05).
+    pub(crate) const COLUMNS: &'static str = concat!(
+        "t.id, t.org_id, t.name, t.manager_id, t.parent_team_id, t.created_at, t.updated_at, \
+         (SELECT COUNT(*) FROM users u WHERE u.team_id = t.id AND u.disabled_at IS NULL AND ",
+        crate::user_visible!(),
+        ") AS member_count"
+    );
 
     pub(crate) fn from_row(row: &AnyRow) -> Result<Self, StoreError> {
         Ok(Self {

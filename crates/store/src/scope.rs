@@ -69,11 +69,8 @@ pub(crate) const MANAGED_TEAMS_CTE: &str = "WITH RECURSIVE managed(id) AS ( \
       UNION SELECT t.id FROM teams t JOIN managed m ON t.parent_team_id = m.id WHERE t.org_id = $1 ) ";
 
 /// Which users (alias `u`) a viewer sees: `$1` org, `$2` viewer, `$3` sees-everyone
-/// flag, `$4` manager flag. A manager sees themself, the members of the teams they
-/// manage, and the managers of those teams; a rep sees only themself.
-pub(crate) const USER_VISIBLE: &str = "u.org_id = $1 AND ( $3 = 1 OR u.id = $2 OR ( $4 = 1 AND ( \
-      u.team_id IN (SELECT id FROM managed) \
-      OR u.id IN (SELECT tm.manager_id FROM teams tm WHERE tm.org_id = $1 AND tm.id IN (SELECT id FROM managed)) ) ) )";
+/// flag, `$4` manager flag (see [`crate::user_visible`]).
+pub(crate) const USER_VISIBLE: &str = crate::user_visible!();
 
 /// Which teams (alias `t`) a viewer sees: the same binds; managers see the teams they
 /// manage and their own team, reps their own team. `$5` = the viewer's team id or ''.

@@ -42,14 +42,22 @@ impl Fixture {
     /// Seed an organization through the public API. `tag` keeps emails unique.
     pub async fn seed(app: &TestApp, tag: &str) -> Self {
         let admin = app
-            .signup(&format!("{tag} Corp"), "Erin Exec", &format!("exec@{tag}.example"))
+            .signup(
+                &format!("{tag} Corp"),
+                "Erin Exec",
+                &format!("exec@{tag}.example"),
+            )
             .await;
         let exec = person(&admin);
         let invite = |email: String, seat: &'static str, team: Option<String>| {
             let token = exec.token.clone();
             async move {
                 let r = app
-                    .post_json(&token, "/api/v1/invitations", json!({"email": email, "seat": seat, "team_id": team}))
+                    .post_json(
+                        &token,
+                        "/api/v1/invitations",
+                        json!({"email": email, "seat": seat, "team_id": team}),
+                    )
                     .await;
                 assert_eq!(r.status(), 201, "invite {email}");
                 let body: Value = r.json().await.expect("invitation json");
@@ -77,7 +85,11 @@ impl Fixture {
             let token = exec.token.clone();
             async move {
                 let r = app
-                    .post_json(&token, "/api/v1/teams", json!({"name": name, "manager_id": manager, "parent_team_id": parent}))
+                    .post_json(
+                        &token,
+                        "/api/v1/teams",
+                        json!({"name": name, "manager_id": manager, "parent_team_id": parent}),
+                    )
                     .await;
                 assert_eq!(r.status(), 201, "team {name}");
                 let body: Value = r.json().await.expect("team json");
@@ -89,7 +101,11 @@ impl Fixture {
         let t3 = team("SMB", m3.id.clone(), None).await;
         // m2 is a member of T1 (reports to m1).
         let r = app
-            .patch_json(&exec.token, &format!("/api/v1/users/{}", m2.id), json!({"team_id": t1, "manager_id": m1.id}))
+            .patch_json(
+                &exec.token,
+                &format!("/api/v1/users/{}", m2.id),
+                json!({"team_id": t1, "manager_id": m1.id}),
+            )
             .await;
         assert_eq!(r.status(), 200, "place m2 in T1");
         let r1 = invite(format!("r1@{tag}.example"), "rep", Some(t1.clone())).await;
@@ -119,7 +135,9 @@ impl Fixture {
 
     /// Everyone, in a fixed order.
     pub fn everyone(&self) -> Vec<&Person> {
-        vec![&self.exec, &self.m1, &self.m2, &self.m3, &self.r1, &self.r2, &self.r3, &self.r4]
+        vec![
+            &self.exec, &self.m1, &self.m2, &self.m3, &self.r1, &self.r2, &self.r3, &self.r4,
+        ]
     }
 }
 

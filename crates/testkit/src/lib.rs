@@ -40,7 +40,10 @@ pub fn backends() -> Vec<Backend> {
     if postgres_reachable() {
         out.push(Backend::Postgres);
     } else if std::env::var("CI").is_ok_and(|v| v == "true") {
-        panic!("CI=true but PostgreSQL at {} is not reachable", postgres_admin_url());
+        panic!(
+            "CI=true but PostgreSQL at {} is not reachable",
+            postgres_admin_url()
+        );
     } else {
         eprintln!("note: PostgreSQL not reachable; running on SQLite only");
     }
@@ -54,7 +57,11 @@ fn postgres_reachable() -> bool {
         .nth(1)
         .and_then(|rest| rest.split('/').next())
         .unwrap_or("127.0.0.1:5432");
-    let addr = if host_port.contains(':') { host_port.to_owned() } else { format!("{host_port}:5432") };
+    let addr = if host_port.contains(':') {
+        host_port.to_owned()
+    } else {
+        format!("{host_port}:5432")
+    };
     use std::net::ToSocketAddrs;
     addr.to_socket_addrs()
         .ok()
@@ -76,20 +83,32 @@ impl TestDb {
             Backend::Sqlite => {
                 let dir = tempdir::TempDir::new();
                 let url = format!("sqlite://{}", dir.path().join("pitchside.db").display());
-                Self { url, backend, _dir: Some(dir), pg_name: None }
+                Self {
+                    url,
+                    backend,
+                    _dir: Some(dir),
+                    pg_name: None,
+                }
             }
             Backend::Postgres => {
                 use sqlx::Connection;
                 let admin = postgres_admin_url();
                 let name = format!("pitchside_test_{}", uuid::Uuid::new_v4().simple());
-                let mut conn = sqlx::PgConnection::connect(&admin).await.expect("connect to PostgreSQL");
+                let mut conn = sqlx::PgConnection::connect(&admin)
+                    .await
+                    .expect("connect to PostgreSQL");
                 sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
                     .execute(&mut conn)
                     .await
                     .expect("create test database");
                 conn.close().await.ok();
                 let base = admin.rsplit_once('/').map(|(b, _)| b).unwrap_or(&admin);
-                Self { url: format!("{base}/{name}"), backend, _dir: None, pg_name: Some(name) }
+                Self {
+                    url: format!("{base}/{name}"),
+                    backend,
+                    _dir: None,
+                    pg_name: Some(name),
+                }
             }
         }
     }
@@ -101,15 +120,20 @@ impl Drop for TestDb {
             let admin = postgres_admin_url();
             // Drop from a separate thread with its own runtime: Drop cannot await.
             let _ = std::thread::spawn(move || {
-                let Ok(rt) = tokio::runtime::Builder::new_current_thread().enable_all().build() else {
+                let Ok(rt) = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                else {
                     return;
                 };
                 rt.block_on(async move {
                     use sqlx::Connection;
                     if let Ok(mut conn) = sqlx::PgConnection::connect(&admin).await {
-                        let _ = sqlx::query(sqlx::AssertSqlSafe(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")))
-                            .execute(&mut conn)
-                            .await;
+                        let _ = sqlx::query(sqlx::AssertSqlSafe(format!(
+                            "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
+                        )))
+                        .execute(&mut conn)
+                        .await;
                     }
                 });
             })
@@ -126,7 +150,8 @@ mod tempdir {
 
     impl TempDir {
         pub fn new() -> Self {
-            let path = std::env::temp_dir().join(format!("pitchside-test-{}", uuid::Uuid::new_v4().simple()));
+            let path = std::env::temp_dir()
+                .join(format!("pitchside-test-{}", uuid::Uuid::new_v4().simple()));
             std::fs::create_dir_all(&path).expect("create temp dir");
             Self(path)
         }
@@ -198,7 +223,11 @@ impl TestApp {
         app
     }
 
-    async fn start(db: std::sync::Arc<TestDb>, cost: u32, adjust: impl FnOnce(&mut WebConfig)) -> Self {
+    async fn start(
+        db: std::sync::Arc<TestDb>,
+        cost: u32,
+        adjust: impl FnOnce(&mut WebConfig),
+    ) -> Self {
         let keys = SigningKey::from_base64(&SigningKey::generate_base64()).expect("key");
         Self::start_with_keys(db, cost, keys, adjust).await
     }
@@ -213,7 +242,9 @@ impl TestApp {
             .await
             .expect("connect store");
         store.migrate().await.expect("migrate");
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
         let addr = listener.local_addr().expect("addr");
         let base = format!("http://{addr}");
         let mut config = WebConfig::local(base.clone());
@@ -277,7 +308,10 @@ impl TestApp {
         let body: Value = response.json().await.expect("signup json");
         Account {
             user_id: body["user"]["id"].as_str().expect("user id").to_owned(),
-            org_id: body["organization"]["id"].as_str().expect("org id").to_owned(),
+            org_id: body["organization"]["id"]
+                .as_str()
+                .expect("org id")
+                .to_owned(),
             email: email.to_owned(),
             access_token: body["access_token"].as_str().expect("token").to_owned(),
             refresh_token: body["refresh_token"].as_str().expect("refresh").to_owned(),
@@ -312,10 +346,21 @@ impl TestApp {
     }
 
     pub async fn get(&self, token: &str, path: &str) -> reqwest::Response {
-        self.http.get(self.url(path)).bearer_auth(token).send().await.expect("GET")
+        self.http
+            .get(self.url(path))
+            .bearer_auth(token)
+            .send()
+            .await
+            .expect("GET")
     }
 
-    pub async fn send_json(&self, method: reqwest::Method, token: &str, path: &str, body: Value) -> reqwest::Response {
+    pub async fn send_json(
+        &self,
+        method: reqwest::Method,
+        token: &str,
+        path: &str,
+        body: Value,
+    ) -> reqwest::Response {
         self.http
             .request(method, self.url(path))
             .bearer_auth(token)
@@ -326,15 +371,22 @@ impl TestApp {
     }
 
     pub async fn post_json(&self, token: &str, path: &str, body: Value) -> reqwest::Response {
-        self.send_json(reqwest::Method::POST, token, path, body).await
+        self.send_json(reqwest::Method::POST, token, path, body)
+            .await
     }
 
     pub async fn patch_json(&self, token: &str, path: &str, body: Value) -> reqwest::Response {
-        self.send_json(reqwest::Method::PATCH, token, path, body).await
+        self.send_json(reqwest::Method::PATCH, token, path, body)
+            .await
     }
 
     pub async fn delete(&self, token: &str, path: &str) -> reqwest::Response {
-        self.http.delete(self.url(path)).bearer_auth(token).send().await.expect("DELETE")
+        self.http
+            .delete(self.url(path))
+            .bearer_auth(token)
+            .send()
+            .await
+            .expect("DELETE")
     }
 
     /// A browser session: log in as `email` through the API and keep the cookie and
@@ -382,10 +434,19 @@ impl Browser {
     /// Headers a same-origin browser request carries.
     pub fn headers(&self, with_csrf: bool) -> HeaderMap {
         let mut h = HeaderMap::new();
-        h.insert("cookie", HeaderValue::from_str(&self.cookie).expect("cookie"));
-        h.insert("origin", HeaderValue::from_str(&self.origin).expect("origin"));
+        h.insert(
+            "cookie",
+            HeaderValue::from_str(&self.cookie).expect("cookie"),
+        );
+        h.insert(
+            "origin",
+            HeaderValue::from_str(&self.origin).expect("origin"),
+        );
         if with_csrf {
-            h.insert("x-csrf-token", HeaderValue::from_str(&self.csrf).expect("csrf"));
+            h.insert(
+                "x-csrf-token",
+                HeaderValue::from_str(&self.csrf).expect("csrf"),
+            );
         }
         h
     }

@@ -35,7 +35,11 @@ async fn logs_have_request_ids_and_no_secrets() {
     let app = TestApp::spawn(testkit::Backend::Sqlite).await;
     let ada = app.signup("Acme", "Ada", "ada@example.com").await;
     let inv: Value = app
-        .post_json(&ada.access_token, "/api/v1/invitations", json!({"email": "rep@example.com", "seat": "rep"}))
+        .post_json(
+            &ada.access_token,
+            "/api/v1/invitations",
+            json!({"email": "rep@example.com", "seat": "rep"}),
+        )
         .await
         .json()
         .await
@@ -50,15 +54,25 @@ async fn logs_have_request_ids_and_no_secrets() {
         .expect("accept");
     assert_eq!(r.status(), 201);
     let login = app.login("ada@example.com", PASSWORD).await;
-    app.login_raw("ada@example.com", "a-wrong-password-123").await;
+    app.login_raw("ada@example.com", "a-wrong-password-123")
+        .await;
 
     let text = String::from_utf8(capture.0.lock().expect("lock").clone()).expect("utf8");
-    for secret in [PASSWORD, "a-wrong-password-123", &ada.access_token, &ada.refresh_token, &login.access_token] {
+    for secret in [
+        PASSWORD,
+        "a-wrong-password-123",
+        &ada.access_token,
+        &ada.refresh_token,
+        &login.access_token,
+    ] {
         assert!(!text.contains(secret), "a secret reached the logs");
     }
     // The invitation token appears in the accept URL path; request lines log the route
     // template, never the concrete path.
-    assert!(!text.contains(&invite_token), "an invitation token reached the logs");
+    assert!(
+        !text.contains(&invite_token),
+        "an invitation token reached the logs"
+    );
     let finished: Vec<Value> = text
         .lines()
         .filter_map(|l| serde_json::from_str::<Value>(l).ok())
@@ -69,5 +83,9 @@ async fn logs_have_request_ids_and_no_secrets() {
         let id = line["span"]["request_id"].as_str().unwrap_or_default();
         assert!(!id.is_empty(), "request line without a request id: {line}");
     }
-    assert!(finished.iter().any(|l| l["span"]["route"] == "/api/v1/invitations/{token}/accept"));
+    assert!(
+        finished
+            .iter()
+            .any(|l| l["span"]["route"] == "/api/v1/invitations/{token}/accept")
+    );
 }

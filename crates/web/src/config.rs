@@ -11,8 +11,8 @@ pub enum CookieMode {
     InsecureLocalDemo,
 }
 
-/// HTTP-layer settings.
-#[derive(Clone, Debug)]
+/// HTTP-layer settings. `Debug` hides the metrics token.
+#[derive(Clone)]
 pub struct WebConfig {
     /// The externally visible base URL, e.g. `https://pitchside.example.com`.
     pub public_url: String,
@@ -27,6 +27,23 @@ pub struct WebConfig {
     pub access_ttl_secs: u64,
     /// If set, `/metrics` requires `Authorization: Bearer <token>`.
     pub metrics_token: Option<String>,
+}
+
+impl std::fmt::Debug for WebConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WebConfig")
+            .field("public_url", &self.public_url)
+            .field("cookie_mode", &self.cookie_mode)
+            .field("auth_rate_per_minute", &self.auth_rate_per_minute)
+            .field("api_rate_per_second", &self.api_rate_per_second)
+            .field("trusted_proxies", &self.trusted_proxies)
+            .field("access_ttl_secs", &self.access_ttl_secs)
+            .field(
+                "metrics_token",
+                &self.metrics_token.as_ref().map(|_| "<redacted>"),
+            )
+            .finish()
+    }
 }
 
 impl WebConfig {

@@ -138,7 +138,8 @@ fn same_site(headers: &HeaderMap, state: &AppState) -> bool {
         .filter_map(|v| v.to_str().ok())
         .collect();
     if !origins.is_empty() || headers.contains_key(header::ORIGIN) {
-        return origins.len() == headers.get_all(header::ORIGIN).iter().count() && origins.iter().all(|o| allowed(o));
+        return origins.len() == headers.get_all(header::ORIGIN).iter().count()
+            && origins.iter().all(|o| allowed(o));
     }
     let referers: Vec<&str> = headers
         .get_all(header::REFERER)

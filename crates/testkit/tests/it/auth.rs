@@ -10,8 +10,10 @@ async fn signup_returns_user_organization_and_a_working_token() {
         let r = app
             .http
             .post(app.url("/api/v1/auth/signup"))
-            .json(&json!({"organization_name": "Acme <b>Sales</b>", "name": "Ada Lovelace",
-                "email": "Ada@Example.com", "password": PASSWORD, "confirm_over_18": true}))
+            .json(
+                &json!({"organization_name": "Acme <b>Sales</b>", "name": "Ada Lovelace",
+                "email": "Ada@Example.com", "password": PASSWORD, "confirm_over_18": true}),
+            )
             .send()
             .await
             .expect("signup");
@@ -58,7 +60,13 @@ async fn signup_enforces_the_password_policy_and_age() {
         }
         let (status, body) = attempt("x".repeat(73), true).await;
         assert_eq!(status, 422);
-        assert!(body["errors"][0]["message"].as_str().expect("msg").contains("72 bytes"), "{body}");
+        assert!(
+            body["errors"][0]["message"]
+                .as_str()
+                .expect("msg")
+                .contains("72 bytes"),
+            "{body}"
+        );
         let (status, body) = attempt(PASSWORD.to_owned(), false).await;
         assert_eq!(status, 422);
         assert_eq!(body["errors"][0]["field"], "confirm_over_18");
@@ -104,16 +112,27 @@ async fn login_returns_tokens_and_a_hardened_cookie() {
         let body: Value = r.json().await.expect("json");
         assert_eq!(body["token_type"], "Bearer");
         assert_eq!(body["expires_in"], 900);
-        assert!(body["access_token"].as_str().is_some_and(|t| t.split('.').count() == 3));
+        assert!(
+            body["access_token"]
+                .as_str()
+                .is_some_and(|t| t.split('.').count() == 3)
+        );
     }
 }
 
 #[tokio::test]
 async fn production_cookies_use_the_host_prefix_and_secure() {
-    let app = TestApp::spawn_with(testkit::Backend::Sqlite, |c| c.cookie_mode = web::CookieMode::Secure).await;
+    let app = TestApp::spawn_with(testkit::Backend::Sqlite, |c| {
+        c.cookie_mode = web::CookieMode::Secure
+    })
+    .await;
     app.signup("Acme", "Ada", "ada@example.com").await;
     let r = app.login_raw("ada@example.com", PASSWORD).await;
-    let cookie = r.headers().get("set-cookie").and_then(|v| v.to_str().ok()).expect("cookie");
+    let cookie = r
+        .headers()
+        .get("set-cookie")
+        .and_then(|v| v.to_str().ok())
+        .expect("cookie");
     assert!(cookie.starts_with("__Host-pitchside_session="), "{cookie}");
     for attr in ["Secure", "HttpOnly", "SameSite=Lax", "Path=/"] {
         assert!(cookie.contains(attr), "{cookie} lacks {attr}");
@@ -126,15 +145,22 @@ async fn bad_credentials_are_indistinguishable_from_unknown_emails() {
     for backend in backends() {
         let app = TestApp::spawn(backend).await;
         app.signup("Acme", "Ada", "ada@example.com").await;
-        let wrong = app.login_raw("ada@example.com", "not-the-password-at-all").await;
-        let unknown = app.login_raw("nobody@example.com", "not-the-password-at-all").await;
+        let wrong = app
+            .login_raw("ada@example.com", "not-the-password-at-all")
+            .await;
+        let unknown = app
+            .login_raw("nobody@example.com", "not-the-password-at-all")
+            .await;
         assert_eq!(wrong.status(), 401);
         assert_eq!(unknown.status(), 401);
         assert_eq!(
             wrong.headers().get("content-type").expect("ct"),
             "application/problem+json"
         );
-        let (a, b) = (wrong.bytes().await.expect("a"), unknown.bytes().await.expect("b"));
+        let (a, b) = (
+            wrong.bytes().await.expect("a"),
+            unknown.bytes().await.expect("b"),
+        );
         assert_eq!(a, b, "same body for wrong password and unknown email");
     }
 }
@@ -150,7 +176,11 @@ async fn five_failures_lock_the_email_for_fifteen_minutes_across_instances() {
                 assert_eq!(r.status(), 401, "{email} attempt {attempt}");
             }
             let r = app.login_raw(email, PASSWORD).await;
-            assert_eq!(r.status(), 429, "{email}: locked even with the right password");
+            assert_eq!(
+                r.status(),
+                429,
+                "{email}: locked even with the right password"
+            );
             let retry: u64 = r
                 .headers()
                 .get("retry-after")
@@ -161,10 +191,16 @@ async fn five_failures_lock_the_email_for_fifteen_minutes_across_instances() {
         }
         // Another instance on the same database sees the lock.
         let other = app.another_instance().await;
-        assert_eq!(other.login_raw("ada@example.com", PASSWORD).await.status(), 429);
+        assert_eq!(
+            other.login_raw("ada@example.com", PASSWORD).await.status(),
+            429
+        );
         // After fifteen minutes the lock is gone and the right password works.
         app.store().clock().advance(15 * 60 + 1);
-        assert_eq!(app.login_raw("ada@example.com", PASSWORD).await.status(), 200);
+        assert_eq!(
+            app.login_raw("ada@example.com", PASSWORD).await.status(),
+            200
+        );
     }
 }
 
@@ -173,13 +209,29 @@ async fn a_success_resets_the_failure_count() {
     let app = TestApp::spawn(testkit::Backend::Sqlite).await;
     app.signup("Acme", "Ada", "ada@example.com").await;
     for _ in 0..4 {
-        assert_eq!(app.login_raw("ada@example.com", "wrong-password-here").await.status(), 401);
+        assert_eq!(
+            app.login_raw("ada@example.com", "wrong-password-here")
+                .await
+                .status(),
+            401
+        );
     }
-    assert_eq!(app.login_raw("ada@example.com", PASSWORD).await.status(), 200);
+    assert_eq!(
+        app.login_raw("ada@example.com", PASSWORD).await.status(),
+        200
+    );
     for _ in 0..4 {
-        assert_eq!(app.login_raw("ada@example.com", "wrong-password-here").await.status(), 401);
+        assert_eq!(
+            app.login_raw("ada@example.com", "wrong-password-here")
+                .await
+                .status(),
+            401
+        );
     }
-    assert_eq!(app.login_raw("ada@example.com", PASSWORD).await.status(), 200);
+    assert_eq!(
+        app.login_raw("ada@example.com", PASSWORD).await.status(),
+        200
+    );
 }
 
 #[tokio::test]
@@ -189,15 +241,23 @@ async fn a_longer_password_sharing_the_first_72_bytes_does_not_log_in() {
     let r = app
         .http
         .post(app.url("/api/v1/auth/signup"))
-        .json(&json!({"organization_name": "Acme", "name": "Ada", "email": "ada@example.com",
-            "password": password72, "confirm_over_18": true}))
+        .json(
+            &json!({"organization_name": "Acme", "name": "Ada", "email": "ada@example.com",
+            "password": password72, "confirm_over_18": true}),
+        )
         .send()
         .await
         .expect("signup");
     assert_eq!(r.status(), 201);
-    assert_eq!(app.login_raw("ada@example.com", &password72).await.status(), 200);
+    assert_eq!(
+        app.login_raw("ada@example.com", &password72).await.status(),
+        200
+    );
     let longer = format!("{password72}extra-bytes");
-    assert_eq!(app.login_raw("ada@example.com", &longer).await.status(), 401);
+    assert_eq!(
+        app.login_raw("ada@example.com", &longer).await.status(),
+        401
+    );
 }
 
 #[tokio::test]
@@ -206,11 +266,19 @@ async fn logout_revokes_the_token_on_every_instance() {
         let app = TestApp::spawn(backend).await;
         let ada = app.signup("Acme", "Ada", "ada@example.com").await;
         let other = app.another_instance().await;
-        assert_eq!(other.get(&ada.access_token, "/api/v1/me").await.status(), 200);
-        let r = app.post_json(&ada.access_token, "/api/v1/auth/logout", json!({})).await;
+        assert_eq!(
+            other.get(&ada.access_token, "/api/v1/me").await.status(),
+            200
+        );
+        let r = app
+            .post_json(&ada.access_token, "/api/v1/auth/logout", json!({}))
+            .await;
         assert_eq!(r.status(), 204);
         assert_eq!(app.get(&ada.access_token, "/api/v1/me").await.status(), 401);
-        assert_eq!(other.get(&ada.access_token, "/api/v1/me").await.status(), 401);
+        assert_eq!(
+            other.get(&ada.access_token, "/api/v1/me").await.status(),
+            401
+        );
         let r = app
             .http
             .post(app.url("/api/v1/auth/refresh"))
@@ -234,14 +302,31 @@ async fn password_change_revokes_every_session() {
             .await;
         assert_eq!(r.status(), 422);
         let r = app
-            .post_json(&second.access_token, "/api/v1/me/password",
-                json!({"current_password": PASSWORD, "new_password": "a-brand-new-passphrase"}))
+            .post_json(
+                &second.access_token,
+                "/api/v1/me/password",
+                json!({"current_password": PASSWORD, "new_password": "a-brand-new-passphrase"}),
+            )
             .await;
         assert_eq!(r.status(), 204);
-        assert_eq!(app.get(&first.access_token, "/api/v1/me").await.status(), 401);
-        assert_eq!(app.get(&second.access_token, "/api/v1/me").await.status(), 401);
-        assert_eq!(app.login_raw("ada@example.com", PASSWORD).await.status(), 401);
-        assert_eq!(app.login_raw("ada@example.com", "a-brand-new-passphrase").await.status(), 200);
+        assert_eq!(
+            app.get(&first.access_token, "/api/v1/me").await.status(),
+            401
+        );
+        assert_eq!(
+            app.get(&second.access_token, "/api/v1/me").await.status(),
+            401
+        );
+        assert_eq!(
+            app.login_raw("ada@example.com", PASSWORD).await.status(),
+            401
+        );
+        assert_eq!(
+            app.login_raw("ada@example.com", "a-brand-new-passphrase")
+                .await
+                .status(),
+            200
+        );
     }
 }
 
@@ -257,11 +342,23 @@ async fn operator_revocation_and_seat_changes_end_sessions() {
             .await
             .expect("find");
         assert_eq!(app.get(&f.r1.token, "/api/v1/me").await.status(), 200);
-        assert!(app.store().admin_revoke_sessions(&user).await.expect("revoke") >= 1);
+        assert!(
+            app.store()
+                .admin_revoke_sessions(&user)
+                .await
+                .expect("revoke")
+                >= 1
+        );
         assert_eq!(app.get(&f.r1.token, "/api/v1/me").await.status(), 401);
         // A manager demoted to rep loses the old token at once.
         assert_eq!(app.get(&f.m3.token, "/api/v1/users").await.status(), 200);
-        let r = app.patch_json(&f.exec.token, &format!("/api/v1/users/{}", f.m3.id), json!({"seat": "rep"})).await;
+        let r = app
+            .patch_json(
+                &f.exec.token,
+                &format!("/api/v1/users/{}", f.m3.id),
+                json!({"seat": "rep"}),
+            )
+            .await;
         assert_eq!(r.status(), 200);
         assert_eq!(app.get(&f.m3.token, "/api/v1/users").await.status(), 401);
     }
@@ -284,7 +381,10 @@ async fn refresh_tokens_rotate_and_reuse_kills_the_session() {
             }
         };
         // A refresh token is not an access token, and vice versa.
-        assert_eq!(app.get(&ada.refresh_token, "/api/v1/me").await.status(), 401);
+        assert_eq!(
+            app.get(&ada.refresh_token, "/api/v1/me").await.status(),
+            401
+        );
         assert_eq!(refresh(ada.access_token.clone()).await.status(), 401);
         let r = refresh(ada.refresh_token.clone()).await;
         assert_eq!(r.status(), 200);
@@ -303,16 +403,34 @@ async fn sessions_can_be_listed_and_revoked_individually() {
         let app = TestApp::spawn(backend).await;
         let first = app.signup("Acme", "Ada", "ada@example.com").await;
         let second = app.login("ada@example.com", PASSWORD).await;
-        let list: Value = app.get(&second.access_token, "/api/v1/sessions").await.json().await.expect("json");
+        let list: Value = app
+            .get(&second.access_token, "/api/v1/sessions")
+            .await
+            .json()
+            .await
+            .expect("json");
         let items = list["items"].as_array().expect("items");
         assert_eq!(items.len(), 2);
         assert_eq!(items.iter().filter(|s| s["current"] == true).count(), 1);
-        let other = items.iter().find(|s| s["current"] == false).expect("other session");
+        let other = items
+            .iter()
+            .find(|s| s["current"] == false)
+            .expect("other session");
         let path = format!("/api/v1/sessions/{}", other["id"].as_str().expect("id"));
         assert_eq!(app.delete(&second.access_token, &path).await.status(), 204);
-        assert_eq!(app.get(&first.access_token, "/api/v1/me").await.status(), 401);
-        assert_eq!(app.get(&second.access_token, "/api/v1/me").await.status(), 200);
-        assert_eq!(app.delete(&second.access_token, &path).await.status(), 404, "already revoked");
+        assert_eq!(
+            app.get(&first.access_token, "/api/v1/me").await.status(),
+            401
+        );
+        assert_eq!(
+            app.get(&second.access_token, "/api/v1/me").await.status(),
+            200
+        );
+        assert_eq!(
+            app.delete(&second.access_token, &path).await.status(),
+            404,
+            "already revoked"
+        );
     }
 }
 
@@ -320,13 +438,26 @@ async fn sessions_can_be_listed_and_revoked_individually() {
 async fn the_auth_rate_limit_answers_429_with_retry_after() {
     let app = TestApp::spawn_with(testkit::Backend::Sqlite, |c| c.auth_rate_per_minute = 3).await;
     for _ in 0..3 {
-        assert_eq!(app.login_raw("x@example.com", "whatever-password").await.status(), 401);
+        assert_eq!(
+            app.login_raw("x@example.com", "whatever-password")
+                .await
+                .status(),
+            401
+        );
     }
     let r = app.login_raw("x@example.com", "whatever-password").await;
     assert_eq!(r.status(), 429);
     assert!(r.headers().get("retry-after").is_some());
     // Non-auth endpoints are not limited by the auth bucket.
-    assert_eq!(app.http.get(app.url("/healthz")).send().await.expect("health").status(), 200);
+    assert_eq!(
+        app.http
+            .get(app.url("/healthz"))
+            .send()
+            .await
+            .expect("health")
+            .status(),
+        200
+    );
 }
 
 #[tokio::test]
@@ -352,5 +483,41 @@ async fn unknown_emails_take_as_long_as_wrong_passwords() {
     let known = timings("ada@example.com").await;
     let unknown = timings("nobody@example.com").await;
     let ratio = unknown / known;
-    assert!((0.6..1.6).contains(&ratio), "unknown {unknown:.3}s vs known {known:.3}s");
+    assert!(
+        (0.6..1.6).contains(&ratio),
+        "unknown {unknown:.3}s vs known {known:.3}s"
+    );
+}
+
+#[tokio::test]
+async fn idle_and_absolute_session_timeouts_are_enforced() {
+    for backend in backends() {
+        let app = TestApp::spawn(backend).await;
+        let ada = app.signup("Acme", "Ada", "ada@example.com").await;
+        // Used within a day: stays alive (and the use is recorded).
+        app.store().clock().advance(23 * 3600);
+        assert_eq!(
+            app.get(&ada.access_token, "/api/v1/sessions")
+                .await
+                .status(),
+            200
+        );
+        // Idle for more than 24 hours: gone.
+        app.store().clock().advance(24 * 3600 + 60);
+        assert_eq!(app.get(&ada.access_token, "/api/v1/me").await.status(), 401);
+        // Kept busy, a session still ends after 7 days.
+        let busy = app.login("ada@example.com", PASSWORD).await;
+        for _ in 0..7 {
+            app.store().clock().advance(23 * 3600);
+            assert_eq!(
+                app.get(&busy.access_token, "/api/v1/me").await.status(),
+                200
+            );
+        }
+        app.store().clock().advance(23 * 3600);
+        assert_eq!(
+            app.get(&busy.access_token, "/api/v1/me").await.status(),
+            401
+        );
+    }
 }

@@ -24,21 +24,36 @@ async fn malformed_json_wrong_types_and_huge_bodies_get_problems() {
                     .await
                     .expect("post");
                 let status = r.status().as_u16();
-                let ct = r.headers().get("content-type").map(|v| v.to_str().unwrap_or("").to_owned());
+                let ct = r
+                    .headers()
+                    .get("content-type")
+                    .map(|v| v.to_str().unwrap_or("").to_owned());
                 (status, ct, r.json::<Value>().await.unwrap_or(Value::Null))
             }
         };
-        let (status, ct, body) = post_raw("/api/v1/teams", b"{\"name\":".to_vec(), "application/json").await;
+        let (status, ct, body) =
+            post_raw("/api/v1/teams", b"{\"name\":".to_vec(), "application/json").await;
         assert_eq!(status, 400);
         assert_eq!(ct.as_deref(), Some("application/problem+json"));
         assert_eq!(body["status"], 400);
-        let (status, _, body) = post_raw("/api/v1/teams", br#"{"name": 42}"#.to_vec(), "application/json").await;
+        let (status, _, body) = post_raw(
+            "/api/v1/teams",
+            br#"{"name": 42}"#.to_vec(),
+            "application/json",
+        )
+        .await;
         assert_eq!(status, 422);
         assert_eq!(body["errors"][0]["field"], "name", "{body}");
-        let (status, _, body) = post_raw("/api/v1/auth/login", br#"{"email": "a@b.co"}"#.to_vec(), "application/json").await;
+        let (status, _, body) = post_raw(
+            "/api/v1/auth/login",
+            br#"{"email": "a@b.co"}"#.to_vec(),
+            "application/json",
+        )
+        .await;
         assert_eq!(status, 422);
         assert_eq!(body["errors"][0]["field"], "password", "{body}");
-        let (status, _, _) = post_raw("/api/v1/teams", br#"{"name":"x"}"#.to_vec(), "text/plain").await;
+        let (status, _, _) =
+            post_raw("/api/v1/teams", br#"{"name":"x"}"#.to_vec(), "text/plain").await;
         assert_eq!(status, 415);
         let huge = format!("{{\"name\":\"{}\"}}", "a".repeat(1024 * 1024 + 10));
         let (status, _, _) = post_raw("/api/v1/teams", huge.into_bytes(), "application/json").await;
@@ -51,7 +66,15 @@ async fn malformed_json_wrong_types_and_huge_bodies_get_problems() {
         assert_eq!(r.status(), 422);
         let r = app.get(&ada.access_token, "/api/v1/nope").await;
         assert_eq!(r.status(), 404);
-        assert_eq!(app.http.get(app.url("/no/such/page")).send().await.expect("get").status(), 404);
+        assert_eq!(
+            app.http
+                .get(app.url("/no/such/page"))
+                .send()
+                .await
+                .expect("get")
+                .status(),
+            404
+        );
     }
 }
 
@@ -59,15 +82,40 @@ async fn malformed_json_wrong_types_and_huge_bodies_get_problems() {
 async fn sql_metacharacters_are_plain_data() {
     for backend in backends() {
         let app = TestApp::spawn(backend).await;
-        let ada = app.signup("Acme'; DROP TABLE users; --", "Robert'); DROP TABLE teams;--", "bobby@example.com").await;
-        let r = app.post_json(&ada.access_token, "/api/v1/teams", json!({"name": "x' OR '1'='1"})).await;
+        let ada = app
+            .signup(
+                "Acme'; DROP TABLE users; --",
+                "Robert'); DROP TABLE teams;--",
+                "bobby@example.com",
+            )
+            .await;
+        let r = app
+            .post_json(
+                &ada.access_token,
+                "/api/v1/teams",
+                json!({"name": "x' OR '1'='1"}),
+            )
+            .await;
         assert_eq!(r.status(), 201);
-        let me: Value = app.get(&ada.access_token, "/api/v1/me").await.json().await.expect("me");
+        let me: Value = app
+            .get(&ada.access_token, "/api/v1/me")
+            .await
+            .json()
+            .await
+            .expect("me");
         assert_eq!(me["name"], "Robert'); DROP TABLE teams;--");
         assert_eq!(me["organization"]["name"], "Acme'; DROP TABLE users; --");
-        let teams: Value = app.get(&ada.access_token, "/api/v1/teams").await.json().await.expect("teams");
+        let teams: Value = app
+            .get(&ada.access_token, "/api/v1/teams")
+            .await
+            .json()
+            .await
+            .expect("teams");
         assert_eq!(teams["items"][0]["name"], "x' OR '1'='1");
-        assert_eq!(app.login_raw("' OR 1=1 --", "' OR 1=1 --").await.status(), 401);
+        assert_eq!(
+            app.login_raw("' OR 1=1 --", "' OR 1=1 --").await.status(),
+            401
+        );
     }
 }
 
@@ -90,10 +138,16 @@ mod property {
                 prop::collection::vec(inner.clone(), 0..4).prop_map(serde_json::Value::Array),
                 prop::collection::btree_map(
                     prop_oneof![
-                        Just("email".to_owned()), Just("password".to_owned()), Just("name".to_owned()),
-                        Just("organization_name".to_owned()), Just("confirm_over_18".to_owned()),
-                        Just("seat".to_owned()), Just("team_id".to_owned()), Just("manager_id".to_owned()),
-                        Just("refresh_token".to_owned()), ".{0,12}",
+                        Just("email".to_owned()),
+                        Just("password".to_owned()),
+                        Just("name".to_owned()),
+                        Just("organization_name".to_owned()),
+                        Just("confirm_over_18".to_owned()),
+                        Just("seat".to_owned()),
+                        Just("team_id".to_owned()),
+                        Just("manager_id".to_owned()),
+                        Just("refresh_token".to_owned()),
+                        ".{0,12}",
                     ],
                     inner,
                     0..6
@@ -128,7 +182,10 @@ mod property {
         let app = rt.block_on(testkit::TestApp::spawn(testkit::Backend::Sqlite));
         let ada = rt.block_on(app.signup("Acme", "Ada", "ada@example.com"));
         let router = web::router(app.state.clone());
-        let config = ProptestConfig { cases: 64, ..ProptestConfig::default() };
+        let config = ProptestConfig {
+            cases: 64,
+            ..ProptestConfig::default()
+        };
         proptest!(config, |(route in 0..ROUTES.len(), body in body_bytes(), json_ct in any::<bool>(), auth in any::<bool>())| {
             let (method, path) = ROUTES[route];
             let path = path.replace("{me}", &ada.user_id);

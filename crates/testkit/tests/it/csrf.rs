@@ -9,8 +9,21 @@ use testkit::{Browser, Fixture, TestApp, backends};
 
 use crate::tenancy::all_routes;
 
-async fn attempt(app: &TestApp, method: &Method, path: &str, browser: &Browser, token: Option<&str>, extra: &[(&str, &str)]) -> u16 {
-    let mut req = app.http.request(method.clone(), app.url(path)).headers(browser.headers(false));
+/// What is wrong with a request: a label, the token it carries, extra headers.
+type Case<'a> = (&'a str, Option<&'a str>, &'a [(&'a str, &'a str)]);
+
+async fn attempt(
+    app: &TestApp,
+    method: &Method,
+    path: &str,
+    browser: &Browser,
+    token: Option<&str>,
+    extra: &[(&str, &str)],
+) -> u16 {
+    let mut req = app
+        .http
+        .request(method.clone(), app.url(path))
+        .headers(browser.headers(false));
     if let Some(t) = token {
         req = req.header("x-csrf-token", t);
     }
@@ -21,7 +34,8 @@ async fn attempt(app: &TestApp, method: &Method, path: &str, browser: &Browser, 
         req.json(&json!({}))
     } else {
         let body = token.map(|t| format!("csrf_token={t}")).unwrap_or_default();
-        req.header("content-type", "application/x-www-form-urlencoded").body(body)
+        req.header("content-type", "application/x-www-form-urlencoded")
+            .body(body)
     };
     req.send().await.expect("request").status().as_u16()
 }
@@ -38,16 +52,29 @@ async fn every_unsafe_route_demands_a_valid_token_and_a_same_site_origin() {
             if method == Method::GET {
                 continue;
             }
-            let path = template.replace("{id}", &f.r1.id).replace("{token}", "bogus");
-            let cases: [(&str, Option<&str>, &[(&str, &str)]); 4] = [
+            let path = template
+                .replace("{id}", &f.r1.id)
+                .replace("{token}", "bogus");
+            let cases: [Case; 4] = [
                 ("no token", None, &[]),
                 ("another session's token", Some(&other.csrf), &[]),
-                ("cross-site origin", Some(&browser.csrf), &[("origin", "https://evil.example")]),
-                ("fetch metadata cross-site", Some(&browser.csrf), &[("sec-fetch-site", "cross-site")]),
+                (
+                    "cross-site origin",
+                    Some(&browser.csrf),
+                    &[("origin", "https://evil.example")],
+                ),
+                (
+                    "fetch metadata cross-site",
+                    Some(&browser.csrf),
+                    &[("sec-fetch-site", "cross-site")],
+                ),
             ];
             for (what, token, extra) in cases {
                 let status = attempt(&app, &method, &path, &browser, token, extra).await;
-                assert_eq!(status, 403, "{method} {template} accepted a request with {what} ({backend:?})");
+                assert_eq!(
+                    status, 403,
+                    "{method} {template} accepted a request with {what} ({backend:?})"
+                );
             }
             checked += 1;
         }
@@ -82,7 +109,11 @@ async fn every_unsafe_route_demands_a_valid_token_and_a_same_site_origin() {
             .send()
             .await
             .expect("post");
-        assert_eq!(r.status(), 403, "a cross-site Origin is refused even with a Bearer token");
+        assert_eq!(
+            r.status(),
+            403,
+            "a cross-site Origin is refused even with a Bearer token"
+        );
     }
 }
 
@@ -95,9 +126,16 @@ async fn login_forms_need_the_pre_session_token() {
         .post(app.url("/login"))
         .header("content-type", "application/x-www-form-urlencoded")
         .header("origin", &app.base)
-        .body(format!("email=ada%40example.com&password={}", testkit::PASSWORD))
+        .body(format!(
+            "email=ada%40example.com&password={}",
+            testkit::PASSWORD
+        ))
         .send()
         .await
         .expect("post");
-    assert_eq!(r.status(), 403, "a login form without the pre-session token is refused");
+    assert_eq!(
+        r.status(),
+        403,
+        "a login form without the pre-session token is refused"
+    );
 }

@@ -5,7 +5,14 @@
 use sqlx::Connection;
 use testkit::{Backend, Fixture, TestApp, backends};
 
-const TENANT_TABLES: &[&str] = &["organizations", "users", "teams", "sessions", "invitations", "outbox_emails"];
+const TENANT_TABLES: &[&str] = &[
+    "organizations",
+    "users",
+    "teams",
+    "sessions",
+    "invitations",
+    "outbox_emails",
+];
 const GLOBAL_TABLES: &[&str] = &["user_logins", "login_attempts", "_sqlx_migrations"];
 
 #[tokio::test]
@@ -16,7 +23,9 @@ async fn row_level_security_isolates_organizations_on_postgres() {
     let app = TestApp::spawn(Backend::Postgres).await;
     let a = Fixture::seed(&app, "alpha").await;
     let b = Fixture::seed(&app, "beta").await;
-    let mut conn = sqlx::PgConnection::connect(app.db_url()).await.expect("connect");
+    let mut conn = sqlx::PgConnection::connect(app.db_url())
+        .await
+        .expect("connect");
 
     // Every table in the schema is either a tenant table with forced RLS and a policy,
     // or on the explicit global list. A new table fails this until classified.
@@ -33,37 +42,58 @@ async fn row_level_security_isolates_organizations_on_postgres() {
         if GLOBAL_TABLES.contains(&name.as_str()) {
             continue;
         }
-        assert!(TENANT_TABLES.contains(&name.as_str()), "table {name} is not classified as tenant or global");
-        assert!(*rls && *forced && *policies >= 1, "{name}: rls={rls} forced={forced} policies={policies}");
+        assert!(
+            TENANT_TABLES.contains(&name.as_str()),
+            "table {name} is not classified as tenant or global"
+        );
+        assert!(
+            *rls && *forced && *policies >= 1,
+            "{name}: rls={rls} forced={forced} policies={policies}"
+        );
     }
 
     // The application role is subject to RLS.
-    let (superuser, bypass): (bool, bool) =
-        sqlx::query_as("SELECT rolsuper, rolbypassrls FROM pg_roles WHERE rolname = 'pitchside_app'")
-            .fetch_one(&mut conn)
-            .await
-            .expect("role");
+    let (superuser, bypass): (bool, bool) = sqlx::query_as(
+        "SELECT rolsuper, rolbypassrls FROM pg_roles WHERE rolname = 'pitchside_app'",
+    )
+    .fetch_one(&mut conn)
+    .await
+    .expect("role");
     assert!(!superuser && !bypass);
 
-    sqlx::query("SET ROLE pitchside_app").execute(&mut conn).await.expect("set role");
+    sqlx::query("SET ROLE pitchside_app")
+        .execute(&mut conn)
+        .await
+        .expect("set role");
     // No tenant context: nothing is visible, and nothing can be written.
     for table in TENANT_TABLES {
-        let n: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(format!("SELECT COUNT(*) FROM {table}")))
-            .fetch_one(&mut conn)
-            .await
-            .expect("count");
+        let n: i64 =
+            sqlx::query_scalar(sqlx::AssertSqlSafe(format!("SELECT COUNT(*) FROM {table}")))
+                .fetch_one(&mut conn)
+                .await
+                .expect("count");
         assert_eq!(n, 0, "{table} leaks rows without app.org_id");
     }
     let insert = sqlx::query("INSERT INTO teams (id, org_id, name, created_at, updated_at) VALUES ('x', $1, 'sneaky', 0, 0)")
         .bind(&b.org_id)
         .execute(&mut conn)
         .await;
-    assert!(insert.is_err(), "an insert without tenant context must fail");
+    assert!(
+        insert.is_err(),
+        "an insert without tenant context must fail"
+    );
 
     // With org A's context: only A's rows, and B's rows cannot be written into.
     let mut tx = conn.begin().await.expect("tx");
-    sqlx::query("SELECT set_config('app.org_id', $1, true)").bind(&a.org_id).execute(&mut *tx).await.expect("ctx");
-    let orgs: Vec<String> = sqlx::query_scalar("SELECT DISTINCT org_id FROM users").fetch_all(&mut *tx).await.expect("users");
+    sqlx::query("SELECT set_config('app.org_id', $1, true)")
+        .bind(&a.org_id)
+        .execute(&mut *tx)
+        .await
+        .expect("ctx");
+    let orgs: Vec<String> = sqlx::query_scalar("SELECT DISTINCT org_id FROM users")
+        .fetch_all(&mut *tx)
+        .await
+        .expect("users");
     assert_eq!(orgs, vec![a.org_id.clone()]);
     let updated = sqlx::query("UPDATE users SET name = 'pwned' WHERE org_id = $1")
         .bind(&b.org_id)
@@ -76,11 +106,17 @@ async fn row_level_security_isolates_organizations_on_postgres() {
         .bind(&a.r1.id)
         .execute(&mut *tx)
         .await;
-    assert!(moved.is_err(), "WITH CHECK refuses moving a row into another org");
+    assert!(
+        moved.is_err(),
+        "WITH CHECK refuses moving a row into another org"
+    );
     tx.rollback().await.expect("rollback");
 
     // The context is per transaction: it does not survive into the next one.
-    let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM users").fetch_one(&mut conn).await.expect("count");
+    let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM users")
+        .fetch_one(&mut conn)
+        .await
+        .expect("count");
     assert_eq!(n, 0);
     let _ = b;
 }

@@ -49,7 +49,13 @@ struct Ids {
     invisible: String,
 }
 
-async fn send(app: &TestApp, method: &Method, path: &str, token: Option<&str>, browser: Option<&Browser>) -> (u16, String) {
+async fn send(
+    app: &TestApp,
+    method: &Method,
+    path: &str,
+    token: Option<&str>,
+    browser: Option<&Browser>,
+) -> (u16, String) {
     let mut req = app.http.request(method.clone(), app.url(path));
     if let Some(t) = token {
         req = req.bearer_auth(t);
@@ -62,7 +68,10 @@ async fn send(app: &TestApp, method: &Method, path: &str, token: Option<&str>, b
             req.json(&json!({}))
         } else {
             req.header("content-type", "application/x-www-form-urlencoded")
-                .body(format!("csrf_token={}", browser.map(|b| b.csrf.as_str()).unwrap_or_default()))
+                .body(format!(
+                    "csrf_token={}",
+                    browser.map(|b| b.csrf.as_str()).unwrap_or_default()
+                ))
         };
     }
     let r = req.send().await.expect("request");
@@ -83,15 +92,29 @@ async fn every_route_answers_the_same_404_for_foreign_invisible_and_missing_ids(
         let session_id = |token: String| {
             let app = &app;
             async move {
-                let v: serde_json::Value = app.get(&token, "/api/v1/sessions").await.json().await.expect("sessions");
+                let v: serde_json::Value = app
+                    .get(&token, "/api/v1/sessions")
+                    .await
+                    .json()
+                    .await
+                    .expect("sessions");
                 v["items"][0]["id"].as_str().expect("session id").to_owned()
             }
         };
         let ids = |kind: &str| -> Ids {
             match kind {
-                "user" => Ids { foreign: b.r1.id.clone(), invisible: a.r2.id.clone() },
-                "team" => Ids { foreign: b.t1.clone(), invisible: a.t3.clone() },
-                _ => Ids { foreign: String::new(), invisible: String::new() },
+                "user" => Ids {
+                    foreign: b.r1.id.clone(),
+                    invisible: a.r2.id.clone(),
+                },
+                "team" => Ids {
+                    foreign: b.t1.clone(),
+                    invisible: a.t3.clone(),
+                },
+                _ => Ids {
+                    foreign: String::new(),
+                    invisible: String::new(),
+                },
             }
         };
         let foreign_session = session_id(b_session.access_token.clone()).await;
@@ -103,7 +126,10 @@ async fn every_route_answers_the_same_404_for_foreign_invisible_and_missing_ids(
             }
             let kind = id_kind(&template);
             let Ids { foreign, invisible } = match kind {
-                "session" => Ids { foreign: foreign_session.clone(), invisible: invisible_session.clone() },
+                "session" => Ids {
+                    foreign: foreign_session.clone(),
+                    invisible: invisible_session.clone(),
+                },
                 k => ids(k),
             };
             let missing = uuid::Uuid::now_v7().to_string();
@@ -116,29 +142,56 @@ async fn every_route_answers_the_same_404_for_foreign_invisible_and_missing_ids(
                 } else {
                     send(&app, &method, &path, None, Some(&browser)).await
                 };
-                assert_eq!(status, 404, "{method} {template} with {id} ({backend:?}): {body}");
+                assert_eq!(
+                    status, 404,
+                    "{method} {template} with {id} ({backend:?}): {body}"
+                );
                 bodies.push(body);
             }
-            assert!(bodies.windows(2).all(|w| w[0] == w[1]), "{method} {template}: 404 bodies differ");
+            assert!(
+                bodies.windows(2).all(|w| w[0] == w[1]),
+                "{method} {template}: 404 bodies differ"
+            );
             walked += 1;
         }
         assert!(walked >= 8, "walked only {walked} routes with ids");
         // The objects still exist for their owners: the 404s were not a broken route.
-        assert_eq!(app.get(&b.exec.token, &format!("/api/v1/users/{}", b.r1.id)).await.status(), 200);
-        assert_eq!(app.get(&a.exec.token, &format!("/api/v1/teams/{}", a.t3)).await.status(), 200);
+        assert_eq!(
+            app.get(&b.exec.token, &format!("/api/v1/users/{}", b.r1.id))
+                .await
+                .status(),
+            200
+        );
+        assert_eq!(
+            app.get(&a.exec.token, &format!("/api/v1/teams/{}", a.t3))
+                .await
+                .status(),
+            200
+        );
     }
 }
 
 #[tokio::test]
 async fn unauthenticated_requests_get_401_or_a_login_redirect() {
     let app = TestApp::spawn(testkit::Backend::Sqlite).await;
-    let public_api = ["/api/v1/auth/signup", "/api/v1/auth/login", "/api/v1/auth/refresh", "/api/v1/invitations/{token}/accept", "/api/v1/openapi.json"];
+    let public_api = [
+        "/api/v1/auth/signup",
+        "/api/v1/auth/login",
+        "/api/v1/auth/refresh",
+        "/api/v1/invitations/{token}/accept",
+        "/api/v1/openapi.json",
+    ];
     let public_pages = ["/login", "/signup", "/invite/{token}"];
     for (method, template) in all_routes() {
-        let path = template.replace("{id}", &uuid::Uuid::now_v7().to_string()).replace("{token}", "bogus");
+        let path = template
+            .replace("{id}", &uuid::Uuid::now_v7().to_string())
+            .replace("{token}", "bogus");
         let (status, body) = send(&app, &method, &path, None, None).await;
         if public_api.contains(&template.as_str()) {
-            assert!(matches!(status, 400 | 401 | 404 | 422), "{method} {template}: {status} {body}");
+            assert!(
+                matches!(status, 400 | 401 | 404 | 422),
+                "{method} {template}: {status} {body}"
+            );
         } else if template.starts_with("/api/") {
             assert_eq!(status, 401, "{method} {template}: {body}");
         } else if public_pages.contains(&template.as_str()) {

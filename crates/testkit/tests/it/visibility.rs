@@ -20,7 +20,10 @@ async fn visible_ids(app: &TestApp, who: &Person) -> BTreeSet<String> {
         let items = page["items"].as_array().expect("items");
         assert!(items.len() <= 2);
         for item in items {
-            assert!(ids.insert(item["id"].as_str().expect("id").to_owned()), "duplicate across pages");
+            assert!(
+                ids.insert(item["id"].as_str().expect("id").to_owned()),
+                "duplicate across pages"
+            );
         }
         match page["next_cursor"].as_str() {
             Some(c) => cursor = Some(c.to_owned()),
@@ -53,7 +56,10 @@ async fn each_seat_sees_exactly_its_people() {
             assert_eq!(got, want, "{} ({backend:?})", viewer.email);
             // Single reads agree with the list: visible → 200, invisible → 404.
             for person in f.everyone() {
-                let status = app.get(&viewer.token, &format!("/api/v1/users/{}", person.id)).await.status();
+                let status = app
+                    .get(&viewer.token, &format!("/api/v1/users/{}", person.id))
+                    .await
+                    .status();
                 let expect = if want.contains(&person.id) { 200 } else { 404 };
                 assert_eq!(status, expect, "{} reading {}", viewer.email, person.email);
             }
@@ -70,7 +76,12 @@ async fn team_visibility_follows_seats() {
             let app = &app;
             let token = who.token.clone();
             async move {
-                let page: Value = app.get(&token, "/api/v1/teams").await.json().await.expect("json");
+                let page: Value = app
+                    .get(&token, "/api/v1/teams")
+                    .await
+                    .json()
+                    .await
+                    .expect("json");
                 page["items"]
                     .as_array()
                     .expect("items")
@@ -82,12 +93,34 @@ async fn team_visibility_follows_seats() {
         let all: BTreeSet<_> = [f.t1.clone(), f.t2.clone(), f.t3.clone()].into();
         assert_eq!(teams_of(&f.exec).await, all);
         assert_eq!(teams_of(&f.m1).await, [f.t1.clone(), f.t2.clone()].into());
-        assert_eq!(teams_of(&f.m2).await, [f.t1.clone(), f.t2.clone()].into(), "managed T2 plus own team T1");
+        assert_eq!(
+            teams_of(&f.m2).await,
+            [f.t1.clone(), f.t2.clone()].into(),
+            "managed T2 plus own team T1"
+        );
         assert_eq!(teams_of(&f.r4).await, [f.t3.clone()].into());
-        assert_eq!(app.get(&f.r4.token, &format!("/api/v1/teams/{}", f.t1)).await.status(), 404);
-        let t1: Value = app.get(&f.m1.token, &format!("/api/v1/teams/{}", f.t1)).await.json().await.expect("t1");
+        assert_eq!(
+            app.get(&f.r4.token, &format!("/api/v1/teams/{}", f.t1))
+                .await
+                .status(),
+            404
+        );
+        let t1: Value = app
+            .get(&f.m1.token, &format!("/api/v1/teams/{}", f.t1))
+            .await
+            .json()
+            .await
+            .expect("t1");
         assert_eq!(t1["manager_id"], f.m1.id.as_str());
         assert_eq!(t1["member_count"], 3, "r1, r2 and m2");
+        // Counts are filtered like lists: r4 sees only themself in T3.
+        let t3: Value = app
+            .get(&f.r4.token, &format!("/api/v1/teams/{}", f.t3))
+            .await
+            .json()
+            .await
+            .expect("t3");
+        assert_eq!(t3["member_count"], 1);
     }
 }
 
@@ -97,9 +130,21 @@ async fn only_admins_change_members_and_teams() {
         let app = TestApp::spawn(backend).await;
         let f = Fixture::seed(&app, "acme").await;
         // A manager can see r1 but not change their seat: 403 for a visible object.
-        let r = app.patch_json(&f.m1.token, &format!("/api/v1/users/{}", f.r1.id), serde_json::json!({"seat": "executive"})).await;
+        let r = app
+            .patch_json(
+                &f.m1.token,
+                &format!("/api/v1/users/{}", f.r1.id),
+                serde_json::json!({"seat": "executive"}),
+            )
+            .await;
         assert_eq!(r.status(), 403);
-        let r = app.post_json(&f.m1.token, "/api/v1/teams", serde_json::json!({"name": "Rogue"})).await;
+        let r = app
+            .post_json(
+                &f.m1.token,
+                "/api/v1/teams",
+                serde_json::json!({"name": "Rogue"}),
+            )
+            .await;
         assert_eq!(r.status(), 403);
         // Mass assignment of organization or id is ignored.
         let r = app
@@ -112,15 +157,40 @@ async fn only_admins_change_members_and_teams() {
         assert_eq!(body["id"], f.r1.id.as_str());
         assert_eq!(body["name"], "Rena One");
         // The last admin cannot demote themself.
-        let r = app.patch_json(&f.exec.token, &format!("/api/v1/users/{}", f.exec.id), serde_json::json!({"is_admin": false})).await;
+        let r = app
+            .patch_json(
+                &f.exec.token,
+                &format!("/api/v1/users/{}", f.exec.id),
+                serde_json::json!({"is_admin": false}),
+            )
+            .await;
         assert_eq!(r.status(), 409);
         // A team cannot be nested in its own descendant.
-        let r = app.patch_json(&f.exec.token, &format!("/api/v1/teams/{}", f.t1), serde_json::json!({"parent_team_id": f.t2})).await;
+        let r = app
+            .patch_json(
+                &f.exec.token,
+                &format!("/api/v1/teams/{}", f.t1),
+                serde_json::json!({"parent_team_id": f.t2}),
+            )
+            .await;
         assert_eq!(r.status(), 422);
         // Removing a member ends their access.
-        assert_eq!(app.delete(&f.exec.token, &format!("/api/v1/users/{}", f.r2.id)).await.status(), 204);
+        assert_eq!(
+            app.delete(&f.exec.token, &format!("/api/v1/users/{}", f.r2.id))
+                .await
+                .status(),
+            204
+        );
         assert_eq!(app.get(&f.r2.token, "/api/v1/me").await.status(), 401);
-        assert_eq!(app.login_raw(&f.r2.email, testkit::PASSWORD).await.status(), 401);
-        assert_eq!(app.get(&f.exec.token, &format!("/api/v1/users/{}", f.r2.id)).await.status(), 404);
+        assert_eq!(
+            app.login_raw(&f.r2.email, testkit::PASSWORD).await.status(),
+            401
+        );
+        assert_eq!(
+            app.get(&f.exec.token, &format!("/api/v1/users/{}", f.r2.id))
+                .await
+                .status(),
+            404
+        );
     }
 }

@@ -2,12 +2,12 @@
 //! and the router is built from those annotations, so the document and the routes
 //! cannot drift apart.
 
-mod auth;
-mod invitations;
+pub(crate) mod auth;
+pub(crate) mod invitations;
 mod me;
 mod sessions;
 mod teams;
-mod users;
+pub(crate) mod users;
 pub mod views;
 
 use axum::Json;

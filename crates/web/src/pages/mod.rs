@@ -1,18 +1,71 @@
 //! Server-rendered HTML pages (askama, auto-escaped). Plain, accessible HTML; forms post
-//! back with a CSRF token; no JavaScript is required.
+//! back with a CSRF token; no JavaScript is required (and the CSP allows no inline
+//! script or style).
+//!
+//! Conventions every page follows:
+//! - Signed-in pages take a [`crate::extract::PageViewer`]; everyone else is sent to
+//!   `/login`.
+//! - Ids come in through [`common::PathId`]: a malformed id, another organization's id
+//!   and an id this seat may not see all get the one fixed [`not_found_page`].
+//! - A successful form post answers 303 to a page with `?done=<code>`, which maps to a
+//!   fixed message; nothing from the URL is reflected.
+//! - Failures render through [`error_page`], or re-render the form with its errors.
+
+mod auth;
+mod common;
+mod dashboard;
+mod errors;
+mod security;
+mod settings;
+#[cfg(test)]
+mod tests;
 
 use axum::Router;
-use axum::http::{StatusCode, header};
-use axum::response::{Html, IntoResponse, Response};
+use axum::http::header;
+use axum::response::{IntoResponse, Response};
 
-use crate::{ApiError, AppState};
+pub use errors::{csrf_failed_page, error_page, not_found_page};
 
-/// The page routes: (method, path) of every HTML route, for tests that walk them all.
-pub const PAGE_ROUTES: &[(&str, &str)] = &[];
+use crate::AppState;
 
-/// The HTML routes.
-pub fn router() -> Router<AppState> {
-    Router::new()
+/// Declares the page routes once, producing both [`PAGE_ROUTES`] and [`router`], so
+/// the list tests walk and the routes served cannot drift apart.
+macro_rules! page_routes {
+    ($($method:ident $path:literal => $handler:path;)*) => {
+        /// The page routes: (method, path) of every HTML route, for tests that walk
+        /// them all.
+        pub const PAGE_ROUTES: &[(&str, &str)] = &[$((stringify!($method), $path)),*];
+
+        /// The HTML routes.
+        pub fn router() -> Router<AppState> {
+            Router::new()
+                $(.route($path, page_routes!(@method $method)($handler)))*
+        }
+    };
+    (@method GET) => { axum::routing::get };
+    (@method POST) => { axum::routing::post };
+}
+
+page_routes! {
+    GET "/login" => auth::login_form;
+    POST "/login" => auth::login;
+    GET "/signup" => auth::signup_form;
+    POST "/signup" => auth::signup;
+    GET "/invite/{token}" => auth::invite_form;
+    POST "/invite/{token}" => auth::accept_invite;
+    POST "/logout" => auth::logout;
+    GET "/" => dashboard::index;
+    GET "/teams" => dashboard::teams;
+    GET "/teams/{id}" => dashboard::team;
+    GET "/reps/{id}" => dashboard::rep;
+    GET "/settings" => settings::index;
+    POST "/settings/members/{id}" => settings::members::update;
+    POST "/settings/members/{id}/remove" => settings::members::remove;
+    POST "/settings/teams" => settings::teams::create;
+    POST "/settings/invitations" => settings::invitations::create;
+    GET "/settings/security" => security::index;
+    POST "/settings/security/sessions/{id}/revoke" => security::revoke_session;
+    POST "/settings/security/password" => security::change_password;
 }
 
 /// The stylesheet.
@@ -25,26 +78,4 @@ pub(crate) async fn stylesheet() -> Response {
         include_str!("../../static/app.css"),
     )
         .into_response()
-}
-
-/// The 404 page (one body for every cause).
-pub fn not_found_page() -> Response {
-    (
-        StatusCode::NOT_FOUND,
-        Html("<!doctype html><title>Not found</title><h1>Not found</h1>"),
-    )
-        .into_response()
-}
-
-/// An error page for an API error met while rendering a page.
-pub fn error_page(e: ApiError) -> Response {
-    match e {
-        ApiError::NotFound => not_found_page(),
-        other => other.into_response(),
-    }
-}
-
-/// The page shown when a form's CSRF check fails.
-pub fn csrf_failed_page() -> Response {
-    (StatusCode::FORBIDDEN, Html("<!doctype html><title>Form expired</title><h1>This form has expired</h1><p>Go back, reload the page and try again.</p>")).into_response()
 }

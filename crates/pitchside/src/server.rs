@@ -1,0 +1,141 @@
+//! `serve` and `migrate`, and the wiring `demo` shares with them: opening the store,
+//! migrating it, and serving until SIGINT or SIGTERM.
+
+use std::num::NonZeroUsize;
+use std::time::Duration;
+
+use anyhow::Context;
+use store::{Clock, Store, StoreOptions};
+use tokio::net::TcpListener;
+use vault::PasswordHasher;
+use vault::password::PRODUCTION_COST;
+use web::AppState;
+
+use crate::Error;
+use crate::config::{BIND, Config, DatabaseUrl};
+
+/// How long requests in flight get to finish after a shutdown signal.
+pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(30);
+
+/// Logical CPUs: how many bcrypt hashes may run at once.
+pub fn cpus() -> usize {
+    std::thread::available_parallelism()
+        .map(NonZeroUsize::get)
+        .unwrap_or(1)
+}
+
+/// The production password hasher: bcrypt cost 12, one hash per CPU at a time.
+pub fn production_hasher() -> PasswordHasher {
+    PasswordHasher::new(PRODUCTION_COST, cpus())
+}
+
+/// `pitchside serve`.
+pub async fn serve(config: &Config) -> Result<(), Error> {
+    let settings = config.for_serve()?;
+    let store = connect_and_migrate(settings.store).await?;
+    let listener = TcpListener::bind(settings.bind)
+        .await
+        .with_context(|| format!("failed to listen on {} (set by {BIND})", settings.bind))?;
+    let addr = listener
+        .local_addr()
+        .context("failed to read the listening address")?;
+    tracing::info!(
+        %addr,
+        public_url = %settings.web.public_url,
+        bcrypt_cost = PRODUCTION_COST,
+        "pitchside is serving"
+    );
+    let state = AppState::new(
+        store.clone(),
+        production_hasher(),
+        settings.keys,
+        settings.web,
+    );
+    serve_until_shutdown(listener, state).await?;
+    store.close().await;
+    tracing::info!("pitchside stopped");
+    Ok(())
+}
+
+/// `pitchside migrate`.
+pub async fn migrate(config: &Config) -> Result<(), Error> {
+    let store = connect_and_migrate(config.store_options()?).await?;
+    store.close().await;
+    println!("The database is up to date.");
+    Ok(())
+}
+
+/// Open the store for the admin commands (no migration: that is `migrate`'s job).
+pub async fn connect(options: StoreOptions) -> anyhow::Result<Store> {
+    let url = DatabaseUrl::parse(&options.url).map_err(anyhow::Error::msg)?;
+    tracing::debug!(database = %url, "connecting to the database");
+    Store::connect(options, Clock::system())
+        .await
+        .with_context(|| format!("failed to connect to the database at {url}"))
+}
+
+/// Apply pending migrations, then open the store the application uses.
+///
+/// Open the store and apply pending migrations. `Store::migrate` runs them over its own
+/// connection as the login role (the owner), and the pool connects lazily, so the
+/// application role the first migration creates exists before any pooled connection
+/// switches to it.
+pub async fn connect_and_migrate(options: StoreOptions) -> anyhow::Result<Store> {
+    let url = DatabaseUrl::parse(&options.url).map_err(anyhow::Error::msg)?;
+    tracing::info!(database = %url, "opening the database");
+    let store = connect(options).await?;
+    store
+        .migrate()
+        .await
+        .context("failed to apply database migrations")?;
+    Ok(store)
+}
+
+/// Serve until SIGINT or SIGTERM, then let requests in flight finish (for at most
+/// [`SHUTDOWN_GRACE`]).
+pub async fn serve_until_shutdown(listener: TcpListener, state: AppState) -> anyhow::Result<()> {
+    let (stopping_tx, mut stopping_rx) = tokio::sync::watch::channel(false);
+    let shutdown = async move {
+        shutdown_signal().await;
+        tracing::info!("shutdown requested: finishing requests in flight");
+        let _ = stopping_tx.send(true);
+    };
+    let deadline = async move {
+        if stopping_rx.wait_for(|stopping| *stopping).await.is_err() {
+            std::future::pending::<()>().await;
+        }
+        tokio::time::sleep(SHUTDOWN_GRACE).await;
+    };
+    tokio::select! {
+        served = web::serve(listener, state, shutdown) => served.context("the server failed"),
+        () = deadline => {
+            tracing::warn!(grace_secs = SHUTDOWN_GRACE.as_secs(), "requests still running after the grace period; stopping anyway");
+            Ok(())
+        }
+    }
+}
+
+/// Resolves on Ctrl-C (SIGINT) or, on Unix, SIGTERM.
+pub async fn shutdown_signal() {
+    let interrupt = async {
+        if tokio::signal::ctrl_c().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut sigterm) => {
+                sigterm.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = interrupt => {}
+        () = terminate => {}
+    }
+}
