@@ -511,7 +511,7 @@ async fn set_password_and_revoke(
 }
 
 pub(crate) async fn revoke_all(
-    tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+    tx: &mut sqlx::AnyConnection,
     org: &str,
     user: &str,
     now: i64,
@@ -522,7 +522,7 @@ pub(crate) async fn revoke_all(
     .bind(org.to_owned())
     .bind(user.to_owned())
     .bind(now)
-    .execute(&mut **tx)
+    .execute(&mut *tx)
     .await?;
     Ok(done.rows_affected())
 }
@@ -542,14 +542,14 @@ pub(crate) struct NewUserRow<'a> {
 
 /// Insert a user and their login-index entry. A taken email is `Conflict("email_taken")`.
 pub(crate) async fn insert_user(
-    tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+    tx: &mut sqlx::AnyConnection,
     u: NewUserRow<'_>,
 ) -> Result<(), StoreError> {
     let taken = sqlx::query("INSERT INTO user_logins (email, user_id, org_id) VALUES ($1, $2, $3)")
         .bind(u.email.as_str().to_owned())
         .bind(u.id.to_string())
         .bind(u.org_id.to_string())
-        .execute(&mut **tx)
+        .execute(&mut *tx)
         .await
         .map_err(StoreError::from);
     match taken {
@@ -571,26 +571,26 @@ pub(crate) async fn insert_user(
     .bind(u.manager_id.map(|m| m.to_string()))
     .bind(i64::from(u.is_admin))
     .bind(u.now)
-    .execute(&mut **tx)
+    .execute(&mut *tx)
     .await?;
     Ok(())
 }
 
 pub(crate) async fn fetch_org(
-    tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+    tx: &mut sqlx::AnyConnection,
     org_id: OrgId,
 ) -> Result<Org, StoreError> {
     let sql = format!("SELECT {} FROM organizations WHERE id = $1", Org::COLUMNS);
     let row = sqlx::query(sqlx::AssertSqlSafe(sql))
         .bind(org_id.to_string())
-        .fetch_optional(&mut **tx)
+        .fetch_optional(&mut *tx)
         .await?
         .ok_or(StoreError::NotFound)?;
     Org::from_row(&row)
 }
 
 pub(crate) async fn fetch_user(
-    tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+    tx: &mut sqlx::AnyConnection,
     org_id: OrgId,
     user_id: UserId,
 ) -> Result<User, StoreError> {
@@ -601,7 +601,7 @@ pub(crate) async fn fetch_user(
     let row = sqlx::query(sqlx::AssertSqlSafe(sql))
         .bind(org_id.to_string())
         .bind(user_id.to_string())
-        .fetch_optional(&mut **tx)
+        .fetch_optional(&mut *tx)
         .await?
         .ok_or(StoreError::NotFound)?;
     User::from_row(&row)

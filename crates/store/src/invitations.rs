@@ -232,7 +232,7 @@ impl Store {
 }
 
 async fn fetch_invitation(
-    tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+    tx: &mut sqlx::AnyConnection,
     org_id: &str,
     id: InvitationId,
 ) -> Result<Invitation, StoreError> {
@@ -243,7 +243,7 @@ async fn fetch_invitation(
     let row = sqlx::query(sqlx::AssertSqlSafe(sql))
         .bind(org_id.to_owned())
         .bind(id.to_string())
-        .fetch_optional(&mut **tx)
+        .fetch_optional(&mut *tx)
         .await?
         .ok_or(StoreError::NotFound)?;
     Invitation::from_row(&row)

@@ -135,9 +135,19 @@ impl Store {
         let url = sqlite_url_with_create(&options.url, dialect);
         let connect = AnyConnectOptions::from_str(&url)?;
         let role = options.pg_role.clone();
+        // Each SQLite connection is a thread of its own; on small machines a few of
+        // them serve reads best (WAL lets them run side by side; writes serialize).
+        let max_connections = match dialect {
+            Dialect::Sqlite => options.max_connections.min(4),
+            Dialect::Postgres => options.max_connections,
+        };
         let pool = AnyPoolOptions::new()
-            .max_connections(options.max_connections)
+            .max_connections(max_connections)
             .acquire_timeout(Duration::from_secs(10))
+            // A ping before every acquire is a round trip per query (to SQLite's
+            // connection thread or to the server); a dead connection surfaces as an
+            // error on first use instead, and the pool replaces it.
+            .test_before_acquire(false)
             .after_connect(move |conn, _meta| {
                 let role = role.clone();
                 Box::pin(async move {
@@ -211,47 +221,89 @@ impl Store {
         self.pool.close().await;
     }
 
-    /// Begin a transaction bound to one organization. On PostgreSQL this sets
-    /// `app.org_id` for this transaction only (`set_config(…, true)`), so a pooled
-    /// connection never carries one tenant's context into another's request.
+    /// Begin a write transaction bound to one organization. On PostgreSQL the same
+    /// round trip that opens it sets `app.org_id` for this transaction only
+    /// (`set_config(…, true)`), so a pooled connection never carries one tenant's
+    /// context into another's request. On SQLite, `BEGIN IMMEDIATE` takes the write lock
+    /// up front, so concurrent writers queue on `busy_timeout` instead of failing with
+    /// SQLITE_BUSY when a read lock would be upgraded.
     async fn org_tx(
         &self,
         org_id: &str,
     ) -> Result<sqlx::Transaction<'static, sqlx::Any>, StoreError> {
-        let mut tx = match self.dialect {
-            // IMMEDIATE takes the write lock up front, so two writers queue on
-            // busy_timeout instead of failing with SQLITE_BUSY on lock upgrade.
+        let org = checked_org(org_id)?;
+        Ok(match self.dialect {
             Dialect::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await?,
-            Dialect::Postgres => self.pool.begin().await?,
-        };
-        if self.dialect == Dialect::Postgres {
-            sqlx::query("SELECT set_config('app.org_id', $1, true)")
-                .bind(org_id.to_owned())
-                .execute(&mut *tx)
-                .await?;
-        }
-        Ok(tx)
+            Dialect::Postgres => self.pool.begin_with(pg_begin(org)).await?,
+        })
     }
 
-    /// A read-only transaction bound to one organization (no write lock on SQLite).
-    async fn org_read(
-        &self,
-        org_id: &str,
-    ) -> Result<sqlx::Transaction<'static, sqlx::Any>, StoreError> {
-        let mut tx = self.pool.begin().await?;
-        if self.dialect == Dialect::Postgres {
-            sqlx::query("SELECT set_config('app.org_id', $1, true)")
-                .bind(org_id.to_owned())
-                .execute(&mut *tx)
-                .await?;
-        }
-        Ok(tx)
+    /// A connection for reads bound to one organization. PostgreSQL needs a
+    /// transaction to scope `app.org_id`; SQLite has no row-level security and every
+    /// statement is atomic on its own, so reads skip BEGIN/COMMIT (two round trips to
+    /// its connection thread per request).
+    async fn org_read(&self, org_id: &str) -> Result<Conn, StoreError> {
+        let org = checked_org(org_id)?;
+        Ok(match self.dialect {
+            Dialect::Sqlite => Conn::Plain(self.pool.acquire().await?),
+            Dialect::Postgres => Conn::Tx(self.pool.begin_with(pg_begin(org)).await?),
+        })
     }
 
     /// The raw pool, for tests that must prove what the database holds.
     #[doc(hidden)]
     pub fn raw_pool_for_tests(&self) -> &AnyPool {
         &self.pool
+    }
+}
+
+/// An organization id fit to be inlined into SQL: it must parse as a UUID, whose
+/// hyphenated form holds only hex digits and hyphens.
+fn checked_org(org_id: &str) -> Result<uuid::Uuid, StoreError> {
+    uuid::Uuid::parse_str(org_id).map_err(|_| StoreError::Unauthenticated)
+}
+
+/// `BEGIN` plus the tenant context in one simple-query round trip.
+fn pg_begin(org: uuid::Uuid) -> sqlx::AssertSqlSafe<String> {
+    sqlx::AssertSqlSafe(format!(
+        "BEGIN; SELECT set_config('app.org_id', '{}', true)",
+        org.hyphenated()
+    ))
+}
+
+/// A connection for tenant reads: a transaction (PostgreSQL) or a plain pooled
+/// connection (SQLite). `commit` ends it either way.
+pub(crate) enum Conn {
+    Tx(sqlx::Transaction<'static, sqlx::Any>),
+    Plain(sqlx::pool::PoolConnection<sqlx::Any>),
+}
+
+impl Conn {
+    pub(crate) async fn commit(self) -> Result<(), StoreError> {
+        match self {
+            Conn::Tx(tx) => tx.commit().await?,
+            Conn::Plain(_) => {}
+        }
+        Ok(())
+    }
+}
+
+impl std::ops::Deref for Conn {
+    type Target = sqlx::AnyConnection;
+    fn deref(&self) -> &Self::Target {
+        match self {
+            Conn::Tx(tx) => tx,
+            Conn::Plain(c) => c,
+        }
+    }
+}
+
+impl std::ops::DerefMut for Conn {
+    fn deref_mut(&mut self) -> &mut Self::Target {
+        match self {
+            Conn::Tx(tx) => &mut *tx,
+            Conn::Plain(c) => &mut *c,
+        }
     }
 }
 

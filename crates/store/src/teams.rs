@@ -189,7 +189,7 @@ fn own_team(scope: &Scope) -> String {
 }
 
 pub(crate) async fn visible_team(
-    tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+    tx: &mut sqlx::AnyConnection,
     scope: &Scope,
     id: TeamId,
 ) -> Result<Team, StoreError> {
@@ -204,19 +204,19 @@ pub(crate) async fn visible_team(
         .bind(scope.manager_flag())
         .bind(own_team(scope))
         .bind(id.to_string())
-        .fetch_optional(&mut **tx)
+        .fetch_optional(&mut *tx)
         .await?
         .ok_or(StoreError::NotFound)?;
     Team::from_row(&row)
 }
 
 pub(crate) async fn team_edges(
-    tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+    tx: &mut sqlx::AnyConnection,
     scope: &Scope,
 ) -> Result<Vec<TeamEdge>, StoreError> {
     let rows = sqlx::query("SELECT id, manager_id, parent_team_id FROM teams WHERE org_id = $1")
         .bind(scope.org())
-        .fetch_all(&mut **tx)
+        .fetch_all(&mut *tx)
         .await?;
     rows.iter()
         .map(|r| {

@@ -158,7 +158,7 @@ impl Store {
 
 /// A user the viewer may see (disabled members are gone), or NotFound.
 pub(crate) async fn visible_user(
-    tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+    tx: &mut sqlx::AnyConnection,
     scope: &Scope,
     id: UserId,
 ) -> Result<User, StoreError> {
@@ -172,21 +172,21 @@ pub(crate) async fn visible_user(
         .bind(scope.all_flag())
         .bind(scope.manager_flag())
         .bind(id.to_string())
-        .fetch_optional(&mut **tx)
+        .fetch_optional(&mut *tx)
         .await?
         .ok_or(StoreError::NotFound)?;
     User::from_row(&row)
 }
 
 pub(crate) async fn team_in_org(
-    tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+    tx: &mut sqlx::AnyConnection,
     scope: &Scope,
     team: TeamId,
 ) -> Result<(), StoreError> {
     let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM teams WHERE org_id = $1 AND id = $2")
         .bind(scope.org())
         .bind(team.to_string())
-        .fetch_one(&mut **tx)
+        .fetch_one(&mut *tx)
         .await?;
     if n == 0 {
         return Err(StoreError::invalid(
@@ -197,14 +197,11 @@ pub(crate) async fn team_in_org(
     Ok(())
 }
 
-async fn admin_count(
-    tx: &mut sqlx::Transaction<'static, sqlx::Any>,
-    scope: &Scope,
-) -> Result<i64, StoreError> {
+async fn admin_count(tx: &mut sqlx::AnyConnection, scope: &Scope) -> Result<i64, StoreError> {
     Ok(sqlx::query_scalar(
         "SELECT COUNT(*) FROM users WHERE org_id = $1 AND is_admin = 1 AND disabled_at IS NULL",
     )
     .bind(scope.org())
-    .fetch_one(&mut **tx)
+    .fetch_one(&mut *tx)
     .await?)
 }
