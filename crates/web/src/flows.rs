@@ -302,6 +302,20 @@ fn issue(state: &AppState, grant: &SessionGrant) -> Result<Tokens, ApiError> {
     })
 }
 
+/// The `Set-Cookie` value carrying a session's refresh token.
+pub(crate) fn session_cookie(state: &AppState, tokens: &Tokens) -> String {
+    state.config.cookie(
+        state.config.session_cookie(),
+        &tokens.refresh_token,
+        tokens.refresh_max_age,
+    )
+}
+
+/// A `Set-Cookie` value deleting the session cookie.
+pub(crate) fn clear_session_cookie(state: &AppState) -> String {
+    state.config.cookie(state.config.session_cookie(), "", 0)
+}
+
 /// Sign an invitation link token.
 pub(crate) fn invitation_token(
     state: &AppState,

@@ -19,7 +19,6 @@ use time::macros::format_description;
 use super::errors::{error_page, not_found_page};
 use crate::csrf::{pre_session_token, session_token};
 use crate::extract::{cookie, form_pairs};
-use crate::flows::Tokens;
 use crate::{ApiError, AppState};
 
 /// Why a page handler failed; rendered by [`error_page`], so every failure is an
@@ -221,19 +220,7 @@ pub(crate) fn with_cookies(mut response: Response, cookies: &[String]) -> Respon
     response
 }
 
-/// The session cookie carrying a fresh refresh token.
-pub(crate) fn session_cookie(state: &AppState, tokens: &Tokens) -> String {
-    state.config.cookie(
-        state.config.session_cookie(),
-        &tokens.refresh_token,
-        tokens.refresh_max_age,
-    )
-}
-
-/// A `Set-Cookie` value deleting the session cookie.
-pub(crate) fn clear_session_cookie(state: &AppState) -> String {
-    state.config.cookie(state.config.session_cookie(), "", 0)
-}
+pub(crate) use crate::flows::{clear_session_cookie, session_cookie};
 
 /// The CSRF token of a form shown before login, bound to a random pre-session cookie.
 pub(crate) struct PreSession {
