@@ -1,0 +1,217 @@
+//! The `pitchside` binary as an operator uses it: `migrate`, the `admin` commands
+//! (passwords on standard input) and `serve` refusing to start without its secrets.
+
+use std::io::Write;
+use std::process::{Command, Stdio};
+
+use store::{Clock, Store, StoreOptions};
+
+struct Run {
+    code: i32,
+    stderr: String,
+}
+
+fn pitchside(db_url: &str, args: &[&str], stdin: &str, extra_env: &[(&str, &str)]) -> Run {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_pitchside"));
+    cmd.args(args)
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("PITCHSIDE_DATABASE_URL", db_url)
+        .env("PITCHSIDE_LOG", "warn")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    for (k, v) in extra_env {
+        cmd.env(k, v);
+    }
+    let mut child = cmd.spawn().expect("spawn pitchside");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(stdin.as_bytes())
+        .expect("write stdin");
+    let out = child.wait_with_output().expect("wait");
+    Run {
+        code: out.status.code().unwrap_or(-1),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+#[tokio::test]
+async fn an_operator_creates_an_org_and_users_resets_a_password_and_revokes_sessions() {
+    let dir = std::env::temp_dir().join(format!("pitchside-cli-{}", uuid::Uuid::new_v4().simple()));
+    std::fs::create_dir_all(&dir).expect("dir");
+    // The current directory is the crate, which has no pitchside.toml.
+    let url = format!("sqlite://{}", dir.join("cli.db").display());
+
+    assert_eq!(pitchside(&url, &["migrate"], "", &[]).code, 0);
+    let r = pitchside(
+        &url,
+        &[
+            "admin",
+            "create-org",
+            "--name",
+            "Acme",
+            "--admin-name",
+            "Ada Admin",
+            "--admin-email",
+            "ada@acme.example",
+        ],
+        "correct-horse-battery-staple\n",
+        &[],
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let weak = pitchside(
+        &url,
+        &[
+            "admin",
+            "create-user",
+            "--org-admin-email",
+            "ada@acme.example",
+            "--email",
+            "weak@acme.example",
+            "--name",
+            "Weak",
+            "--seat",
+            "rep",
+        ],
+        "password\n",
+        &[],
+    );
+    assert_eq!(
+        weak.code, 2,
+        "a common password is a usage error: {}",
+        weak.stderr
+    );
+    let r = pitchside(
+        &url,
+        &[
+            "admin",
+            "create-user",
+            "--org-admin-email",
+            "ada@acme.example",
+            "--email",
+            "rep@acme.example",
+            "--name",
+            "Rey Rep",
+            "--seat",
+            "rep",
+        ],
+        "rep-password-long-enough\n",
+        &[],
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+
+    let store = Store::connect(StoreOptions::new(url.clone()), Clock::system())
+        .await
+        .expect("store");
+    let hasher = vault::PasswordHasher::new(4, 1);
+    let rep_email = domain::Email::parse("rep@acme.example").expect("email");
+    let rep = store.admin_find_user(&rep_email).await.expect("rep exists");
+    let ada = store
+        .admin_find_user(&domain::Email::parse("ada@acme.example").expect("email"))
+        .await
+        .expect("ada");
+    assert_eq!(rep.org_id, ada.org_id);
+    assert_eq!(rep.seat, domain::Seat::Rep);
+    assert!(ada.is_admin);
+    let hash = store
+        .login_candidate(&rep_email)
+        .await
+        .expect("lookup")
+        .expect("found")
+        .password_hash;
+    assert!(
+        hash.starts_with("$2b$12$"),
+        "admin commands hash at the production cost"
+    );
+
+    // A live session, then the operator ends it.
+    let grant = store
+        .create_session(rep.org_id, rep.id, "test", "127.0.0.1")
+        .await
+        .expect("session");
+    let (org, user, sid) = (
+        rep.org_id.to_string(),
+        rep.id.to_string(),
+        grant.session_id.to_string(),
+    );
+    assert!(store.authenticate(&org, &user, &sid, None).await.is_ok());
+    let r = pitchside(
+        &url,
+        &["admin", "revoke-sessions", "--email", "rep@acme.example"],
+        "",
+        &[],
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(
+        store.authenticate(&org, &user, &sid, None).await.is_err(),
+        "revoked at once"
+    );
+
+    // A password reset takes effect and ends sessions too.
+    let grant = store
+        .create_session(rep.org_id, rep.id, "test", "127.0.0.1")
+        .await
+        .expect("session");
+    let r = pitchside(
+        &url,
+        &["admin", "reset-password", "--email", "rep@acme.example"],
+        "a-fresh-reset-password\n",
+        &[],
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let hash = store
+        .login_candidate(&rep_email)
+        .await
+        .expect("lookup")
+        .expect("found")
+        .password_hash;
+    assert!(hasher.verify("a-fresh-reset-password", &hash).await);
+    assert!(!hasher.verify("rep-password-long-enough", &hash).await);
+    assert!(
+        store
+            .authenticate(&org, &user, &grant.session_id.to_string(), None)
+            .await
+            .is_err()
+    );
+
+    let r = pitchside(
+        &url,
+        &["admin", "revoke-sessions", "--email", "nobody@acme.example"],
+        "",
+        &[],
+    );
+    assert_eq!(
+        r.code, 1,
+        "an unknown user is a runtime failure: {}",
+        r.stderr
+    );
+    store.close().await;
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+#[test]
+fn serve_refuses_to_start_without_its_secrets() {
+    let r = pitchside(
+        "sqlite:///nonexistent/never-created.db",
+        &["serve"],
+        "",
+        &[],
+    );
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(r.stderr.contains("PITCHSIDE_JWT_SECRET"), "{}", r.stderr);
+    assert!(r.stderr.contains("PITCHSIDE_PUBLIC_URL"), "{}", r.stderr);
+    let r = pitchside(
+        "sqlite:///nonexistent/never-created.db",
+        &["serve"],
+        "",
+        &[
+            ("PITCHSIDE_JWT_SECRET", "c2hvcnQ="),
+            ("PITCHSIDE_PUBLIC_URL", "https://pitchside.example.com"),
+        ],
+    );
+    assert_eq!(r.code, 2, "a 5-byte secret is refused: {}", r.stderr);
+    assert!(r.stderr.contains("PITCHSIDE_JWT_SECRET"), "{}", r.stderr);
+}
