@@ -1,5 +1,6 @@
 //! Shared application state.
 
+use std::ops::Deref;
 use std::sync::Arc;
 
 use store::Store;
@@ -9,26 +10,38 @@ use crate::WebConfig;
 use crate::metrics::Metrics;
 use crate::ratelimit::RateLimiter;
 
-/// Everything a handler may need, cheap to clone.
+/// Everything a handler may need. Cloning is one reference-count increment: every
+/// middleware layer and `State` extractor clones it on every request.
 #[derive(Clone)]
-pub struct AppState {
+pub struct AppState(Arc<AppParts>);
+
+/// The parts of [`AppState`], reached through `Deref` (`state.store`, `state.config`…).
+pub struct AppParts {
     pub store: Store,
     pub hasher: PasswordHasher,
     pub keys: SigningKey,
-    pub config: Arc<WebConfig>,
+    pub config: WebConfig,
     pub metrics: Metrics,
     pub(crate) limiter: RateLimiter,
 }
 
 impl AppState {
     pub fn new(store: Store, hasher: PasswordHasher, keys: SigningKey, config: WebConfig) -> Self {
-        Self {
+        Self(Arc::new(AppParts {
             store,
             hasher,
             keys,
-            config: Arc::new(config),
+            config,
             metrics: Metrics::default(),
             limiter: RateLimiter::default(),
-        }
+        }))
+    }
+}
+
+impl Deref for AppState {
+    type Target = AppParts;
+
+    fn deref(&self) -> &AppParts {
+        &self.0
     }
 }
