@@ -24,6 +24,7 @@ mod auth;
 mod clock;
 mod error;
 mod invitations;
+mod limits;
 mod models;
 mod page;
 mod scope;

@@ -217,8 +217,13 @@ impl TestApp {
     /// A second instance on the same database (another process in production): shares
     /// nothing with `self` but the database and the signing key.
     pub async fn another_instance(&self) -> Self {
+        self.another_instance_with(|_| {}).await
+    }
+
+    /// Another instance on the same database, with its web settings adjusted first.
+    pub async fn another_instance_with(&self, adjust: impl FnOnce(&mut WebConfig)) -> Self {
         let keys = self.state.keys.clone();
-        let mut app = Self::start_with_keys(self.db.clone(), 4, keys, |_| {}).await;
+        let mut app = Self::start_with_keys(self.db.clone(), 4, keys, adjust).await;
         app.backend = self.backend;
         app
     }

@@ -13,7 +13,12 @@ const TENANT_TABLES: &[&str] = &[
     "invitations",
     "outbox_emails",
 ];
-const GLOBAL_TABLES: &[&str] = &["user_logins", "login_attempts", "_sqlx_migrations"];
+const GLOBAL_TABLES: &[&str] = &[
+    "user_logins",
+    "login_attempts",
+    "rate_limits",
+    "_sqlx_migrations",
+];
 
 #[tokio::test]
 async fn row_level_security_isolates_organizations_on_postgres() {
