@@ -139,7 +139,9 @@ pub struct RevokeSessionsArgs {
 
 #[derive(Debug, Subcommand)]
 pub enum KeysCommand {
-    /// Print a fresh random JWT signing key (base64) for PITCHSIDE_JWT_SECRET.
+    /// Print a fresh random 32-byte key (url-safe base64): a Fernet key for
+    /// PITCHSIDE_KEYS_<DOMAIN> (Python's `Fernet(key)` accepts it), or a
+    /// PITCHSIDE_JWT_SECRET.
     Generate,
 }
 

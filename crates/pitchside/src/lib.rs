@@ -46,7 +46,9 @@ pub async fn execute(config: &Config, command: Command) -> Result<(), Error> {
         Command::Keys {
             command: cli::KeysCommand::Generate,
         } => {
-            println!("{}", vault::SigningKey::generate_base64());
+            // 32 random bytes as url-safe base64 with padding: a Fernet key Python's
+            // `Fernet(key)` accepts, and a valid `PITCHSIDE_JWT_SECRET` as well.
+            println!("{}", vault::sealed::generate_fernet_key());
             Ok(())
         }
         Command::PrintDefaultConfig => {

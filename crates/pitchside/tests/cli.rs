@@ -215,3 +215,22 @@ fn serve_refuses_to_start_without_its_secrets() {
     assert_eq!(r.code, 2, "a 5-byte secret is refused: {}", r.stderr);
     assert!(r.stderr.contains("PITCHSIDE_JWT_SECRET"), "{}", r.stderr);
 }
+
+#[test]
+fn keys_generate_prints_a_fernet_key_that_also_signs_tokens() {
+    let out = Command::new(env!("CARGO_BIN_EXE_pitchside"))
+        .args(["keys", "generate"])
+        .output()
+        .expect("run");
+    assert!(out.status.success());
+    let key = String::from_utf8(out.stdout).expect("utf8");
+    let key = key.trim();
+    assert_eq!(key.len(), 44, "{key}");
+    let ring = vault::sealed::KeyRing::parse(vault::sealed::Domain::CoachingNotes, key)
+        .expect("a Fernet key");
+    assert_eq!(ring.key_ids().len(), 1);
+    assert!(
+        vault::SigningKey::from_base64(key).is_ok(),
+        "usable as PITCHSIDE_JWT_SECRET"
+    );
+}
