@@ -17,6 +17,9 @@ export PITCHSIDE_BIND=127.0.0.1:18080
 export PITCHSIDE_AUTH_RATE_PER_MINUTE=0
 export PITCHSIDE_API_RATE_PER_SECOND=0
 export PITCHSIDE_LOG=warn
+for domain in CRM_TOKENS COACHING_NOTES AI_INSIGHTS TRANSCRIPTS; do
+    export "PITCHSIDE_KEYS_$domain=$(head -c 32 /dev/urandom | base64 | tr '+/' '-_')"
+done
 admin_url="${PITCHSIDE_TEST_POSTGRES_URL:-postgres://postgres@127.0.0.1:5432/postgres}"
 
 run() {

@@ -5,10 +5,13 @@ use std::num::NonZeroUsize;
 use std::time::Duration;
 
 use anyhow::Context;
+use std::sync::Arc;
+
 use store::{Clock, Store, StoreOptions};
 use tokio::net::TcpListener;
 use vault::PasswordHasher;
 use vault::password::PRODUCTION_COST;
+use vault::sealed::Keys;
 use web::AppState;
 
 use crate::Error;
@@ -32,7 +35,10 @@ pub fn production_hasher() -> PasswordHasher {
 /// `pitchside serve`.
 pub async fn serve(config: &Config) -> Result<(), Error> {
     let settings = config.for_serve()?;
-    let store = connect_and_migrate(settings.store).await?;
+    let keys = sealing_keys(|var| std::env::var(var).ok())?;
+    let store = connect_and_migrate(settings.store)
+        .await?
+        .with_keys(Arc::new(keys));
     let listener = TcpListener::bind(settings.bind)
         .await
         .with_context(|| format!("failed to listen on {} (set by {BIND})", settings.bind))?;
@@ -55,6 +61,23 @@ pub async fn serve(config: &Config) -> Result<(), Error> {
     store.close().await;
     tracing::info!("pitchside stopped");
     Ok(())
+}
+
+/// The sealing key rings from `PITCHSIDE_KEYS_<DOMAIN>`. `serve` needs every domain:
+/// a missing or malformed ring is a configuration error naming the variable.
+pub fn sealing_keys(lookup: impl Fn(&str) -> Option<String>) -> Result<Keys, Error> {
+    let keys = Keys::from_lookup(lookup)
+        .map_err(|e| Error::invalid(format!("{}: {e}", e.domain.env_var())))?;
+    let missing = keys.missing();
+    if !missing.is_empty() {
+        let vars: Vec<String> = missing.iter().map(|d| d.env_var()).collect();
+        return Err(Error::invalid(format!(
+            "missing sealing keys: set {} (comma-separated Fernet keys, primary first; \
+             generate one with `pitchside keys generate`)",
+            vars.join(", ")
+        )));
+    }
+    Ok(keys)
 }
 
 /// `pitchside migrate`.

@@ -214,6 +214,34 @@ fn serve_refuses_to_start_without_its_secrets() {
     );
     assert_eq!(r.code, 2, "a 5-byte secret is refused: {}", r.stderr);
     assert!(r.stderr.contains("PITCHSIDE_JWT_SECRET"), "{}", r.stderr);
+    // A good JWT secret but no sealing keys: refused, naming the variables.
+    let secret = vault::sealed::generate_fernet_key();
+    let r = pitchside(
+        "sqlite:///nonexistent/never-created.db",
+        &["serve"],
+        "",
+        &[
+            ("PITCHSIDE_JWT_SECRET", &secret),
+            ("PITCHSIDE_PUBLIC_URL", "https://pitchside.example.com"),
+            ("PITCHSIDE_KEYS_COACHING_NOTES", &secret),
+        ],
+    );
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(
+        r.stderr.contains("PITCHSIDE_KEYS_TRANSCRIPTS"),
+        "{}",
+        r.stderr
+    );
+    assert!(
+        !r.stderr.contains("PITCHSIDE_KEYS_COACHING_NOTES,"),
+        "a configured ring is not reported missing: {}",
+        r.stderr
+    );
+    assert!(
+        !r.stderr.contains(&secret),
+        "secrets are never echoed: {}",
+        r.stderr
+    );
 }
 
 #[test]

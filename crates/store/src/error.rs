@@ -25,6 +25,9 @@ pub enum StoreError {
     Database(#[from] sqlx::Error),
     #[error("migration error: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
+    /// A sealed value did not open (wrong keys, tampering, or moved to another place).
+    #[error("a sealed value could not be opened")]
+    Sealed,
     #[error("stored data is corrupt: {0}")]
     Corrupt(String),
 }

@@ -26,6 +26,7 @@ mod error;
 mod invitations;
 mod limits;
 mod models;
+mod notes;
 mod page;
 mod scope;
 mod teams;
@@ -42,6 +43,7 @@ pub use clock::Clock;
 pub use error::StoreError;
 pub use invitations::{AcceptInvitation, NewInvitation};
 pub use models::{Invitation, Org, SessionInfo, Team, User};
+pub use notes::{NewNote, Note, NoteVisibility, SEALED_COLUMNS};
 pub use page::{Cursor, Page, PageRequest};
 pub use scope::Scope;
 pub use teams::{NewTeam, TeamPatch};
@@ -109,6 +111,7 @@ impl StoreOptions {
 #[derive(Clone)]
 pub struct Store {
     pool: AnyPool,
+    keys: std::sync::Arc<vault::sealed::Keys>,
     dialect: Dialect,
     url: String,
     clock: Clock,
@@ -177,6 +180,7 @@ impl Store {
             .connect_lazy_with(connect);
         Ok(Self {
             pool,
+            keys: Default::default(),
             dialect,
             url,
             clock,
@@ -192,6 +196,12 @@ impl Store {
         }
         conn.close().await?;
         Ok(())
+    }
+
+    /// Use these key rings for sealed fields.
+    pub fn with_keys(mut self, keys: std::sync::Arc<vault::sealed::Keys>) -> Self {
+        self.keys = keys;
+        self
     }
 
     pub fn dialect(&self) -> Dialect {

@@ -72,6 +72,9 @@ fn postgres_reachable() -> bool {
 /// A database made for one test, removed when dropped.
 pub struct TestDb {
     pub url: String,
+    /// Sealing keys, made once per database and shared by every instance on it (as
+    /// production instances share their key configuration).
+    pub keys: std::sync::Arc<vault::sealed::Keys>,
     pub backend: Backend,
     _dir: Option<tempdir::TempDir>,
     pg_name: Option<String>,
@@ -85,6 +88,7 @@ impl TestDb {
                 let url = format!("sqlite://{}", dir.path().join("pitchside.db").display());
                 Self {
                     url,
+                    keys: std::sync::Arc::new(vault::sealed::Keys::generate()),
                     backend,
                     _dir: Some(dir),
                     pg_name: None,
@@ -105,6 +109,7 @@ impl TestDb {
                 let base = admin.rsplit_once('/').map(|(b, _)| b).unwrap_or(&admin);
                 Self {
                     url: format!("{base}/{name}"),
+                    keys: std::sync::Arc::new(vault::sealed::Keys::generate()),
                     backend,
                     _dir: None,
                     pg_name: Some(name),
@@ -245,7 +250,8 @@ impl TestApp {
     ) -> Self {
         let store = Store::connect(StoreOptions::new(db.url.clone()), Clock::system())
             .await
-            .expect("connect store");
+            .expect("connect store")
+            .with_keys(db.keys.clone());
         store.migrate().await.expect("migrate");
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await

@@ -276,6 +276,84 @@ impl KeyRing {
     }
 }
 
+/// Every domain's key ring.
+#[derive(Debug, Default)]
+pub struct Keys {
+    rings: BTreeMap<Domain, KeyRing>,
+}
+
+impl Keys {
+    /// Read `PITCHSIDE_KEYS_<DOMAIN>` for every domain through `lookup` (the process
+    /// environment, or a map in tests). Absent variables leave that ring empty.
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, BadFernetKey> {
+        let mut keys = Keys::default();
+        for domain in Domain::ALL {
+            if let Some(text) = lookup(&domain.env_var()) {
+                keys.insert(KeyRing::parse(domain, &text)?);
+            }
+        }
+        Ok(keys)
+    }
+
+    /// One fresh key for every domain (tests, and `demo` for what is missing).
+    pub fn generate() -> Self {
+        let mut keys = Keys::default();
+        for domain in Domain::ALL {
+            keys.fill_missing(domain);
+        }
+        keys
+    }
+
+    /// Give `domain` a freshly generated key if it has none; returns the new key.
+    pub fn fill_missing(&mut self, domain: Domain) -> Option<String> {
+        if !self.ring(domain).is_empty() {
+            return None;
+        }
+        let key = generate_fernet_key();
+        let ring = KeyRing::new(domain, [key.as_str()]).ok()?;
+        self.insert(ring);
+        Some(key)
+    }
+
+    pub fn insert(&mut self, ring: KeyRing) {
+        self.rings.insert(ring.domain, ring);
+    }
+
+    /// The ring of `domain` (empty if none is configured).
+    pub fn ring(&self, domain: Domain) -> &KeyRing {
+        static EMPTY: [KeyRing; 4] = [
+            KeyRing {
+                domain: Domain::CrmTokens,
+                keys: Vec::new(),
+            },
+            KeyRing {
+                domain: Domain::CoachingNotes,
+                keys: Vec::new(),
+            },
+            KeyRing {
+                domain: Domain::AiInsights,
+                keys: Vec::new(),
+            },
+            KeyRing {
+                domain: Domain::Transcripts,
+                keys: Vec::new(),
+            },
+        ];
+        self.rings
+            .get(&domain)
+            .or_else(|| EMPTY.iter().find(|r| r.domain == domain))
+            .unwrap_or(&EMPTY[0])
+    }
+
+    /// Domains without any key.
+    pub fn missing(&self) -> Vec<Domain> {
+        Domain::ALL
+            .into_iter()
+            .filter(|d| self.ring(*d).is_empty())
+            .collect()
+    }
+}
+
 /// The creation time (epoch seconds) a Fernet token carries in bytes 1..9.
 pub fn token_timestamp(token: &str) -> Option<u64> {
     let bytes = URL_SAFE.decode(token.trim()).ok()?;
@@ -412,5 +490,21 @@ mod tests {
             "PITCHSIDE_KEYS_COACHING_NOTES"
         );
         assert_eq!(Domain::parse("transcripts"), Some(Domain::Transcripts));
+    }
+
+    #[test]
+    fn keys_come_from_the_environment_per_domain() {
+        let k = generate_fernet_key();
+        let keys =
+            Keys::from_lookup(|var| (var == "PITCHSIDE_KEYS_COACHING_NOTES").then(|| k.clone()))
+                .expect("keys");
+        assert_eq!(
+            keys.missing(),
+            vec![Domain::CrmTokens, Domain::AiInsights, Domain::Transcripts]
+        );
+        assert!(keys.ring(Domain::CoachingNotes).seal(CTX, b"x").is_ok());
+        assert!(keys.ring(Domain::Transcripts).seal(CTX, b"x").is_err());
+        assert!(Keys::from_lookup(|_| Some("junk".into())).is_err());
+        assert!(Keys::generate().missing().is_empty());
     }
 }

@@ -6,6 +6,7 @@ mod auth;
 mod bad_input;
 mod csrf;
 mod invitations;
+mod notes;
 mod platform;
 mod rls;
 mod tenancy;

@@ -12,6 +12,7 @@ const TENANT_TABLES: &[&str] = &[
     "sessions",
     "invitations",
     "outbox_emails",
+    "notes",
 ];
 const GLOBAL_TABLES: &[&str] = &[
     "user_logins",

@@ -40,6 +40,7 @@ fn id_kind(path: &str) -> &'static str {
         "users" | "reps" | "members" => "user",
         "teams" => "team",
         "sessions" => "session",
+        "notes" => "note",
         other => panic!("route {path}: teach the tenancy walk what a `{other}` id is"),
     }
 }
@@ -117,6 +118,20 @@ async fn every_route_answers_the_same_404_for_foreign_invisible_and_missing_ids(
                 },
             }
         };
+        let note = |token: String, subject: String, visibility: &'static str| {
+            let app = &app;
+            async move {
+                let r = app
+                    .post_json(&token, "/api/v1/notes", json!({"subject_user_id": subject, "body": "note", "visibility": visibility}))
+                    .await;
+                assert_eq!(r.status(), 201);
+                let v: serde_json::Value = r.json().await.expect("note");
+                v["id"].as_str().expect("note id").to_owned()
+            }
+        };
+        // Another org's shared note, and a private note about the viewer by their manager.
+        let foreign_note = note(b.exec.token.clone(), b.r1.id.clone(), "shared").await;
+        let invisible_note = note(a.m1.token.clone(), a.r1.id.clone(), "private").await;
         let foreign_session = session_id(b_session.access_token.clone()).await;
         let invisible_session = session_id(a_other_session.access_token.clone()).await;
         let mut walked = 0;
@@ -129,6 +144,10 @@ async fn every_route_answers_the_same_404_for_foreign_invisible_and_missing_ids(
                 "session" => Ids {
                     foreign: foreign_session.clone(),
                     invisible: invisible_session.clone(),
+                },
+                "note" => Ids {
+                    foreign: foreign_note.clone(),
+                    invisible: invisible_note.clone(),
                 },
                 k => ids(k),
             };

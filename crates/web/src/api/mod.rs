@@ -5,6 +5,7 @@
 pub(crate) mod auth;
 pub(crate) mod invitations;
 mod me;
+pub(crate) mod notes;
 mod sessions;
 mod teams;
 pub(crate) mod users;
@@ -34,6 +35,7 @@ use crate::AppState;
         (name = "members", description = "People, seats and teams"),
         (name = "invitations", description = "Inviting people"),
         (name = "sessions", description = "Your login sessions"),
+        (name = "notes", description = "Coaching notes (sealed at rest)"),
     )
 )]
 struct ApiDoc;
@@ -70,6 +72,9 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(teams::show, teams::update))
         .routes(routes!(invitations::index, invitations::create))
         .routes(routes!(invitations::accept))
+        .routes(routes!(notes::create))
+        .routes(routes!(notes::show))
+        .routes(routes!(notes::about))
         .routes(routes!(sessions::index))
         .routes(routes!(sessions::revoke));
     let router = OpenApiRouter::with_openapi(ApiDoc::openapi()).nest("/api/v1", api);

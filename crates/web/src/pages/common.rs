@@ -198,6 +198,7 @@ pub(crate) fn done_message(query: Option<&str>) -> Option<&'static str> {
         "member_removed" => "The member has been removed.",
         "team_created" => "The team has been created.",
         "session_revoked" => "The session has been revoked.",
+        "note_saved" => "The note has been saved.",
         "password_changed" => {
             "Your password has been changed. Every other session has been signed out."
         }

@@ -12,9 +12,11 @@ use axum::response::IntoResponse;
 use domain::{TeamId, UserId};
 use store::{PageRequest, Scope, StoreError, Team, User};
 
-use super::common::{Chrome, PageResult, PathId, all_teams, all_users, done_message, optional};
-use crate::AppState;
+use super::common::{
+    Chrome, PageForm, PageResult, PathId, all_teams, all_users, done_message, optional, see_other,
+};
 use crate::extract::PageViewer;
+use crate::{ApiError, AppState};
 
 /// How many teams and people the dashboard lists before linking to the full lists.
 const DASHBOARD_LIST: u32 = 50;
@@ -198,6 +200,10 @@ pub(super) async fn team(
 #[template(path = "rep.html")]
 struct RepPage {
     chrome: Chrome,
+    notice: Option<&'static str>,
+    id: String,
+    notes: Vec<NoteItem>,
+    can_write_notes: bool,
     name: String,
     seat: &'static str,
     is_you: bool,
@@ -206,13 +212,46 @@ struct RepPage {
     manager_hidden: bool,
 }
 
+/// A coaching note as the rep page lists it.
+struct NoteItem {
+    author: String,
+    shared: bool,
+    created: String,
+    body: String,
+}
+
 pub(super) async fn rep(
     State(state): State<AppState>,
     viewer: PageViewer,
     PathId(id): PathId<UserId>,
+    RawQuery(query): RawQuery,
 ) -> PageResult {
     let scope = &viewer.scope;
     let person = state.store.get_user(scope, id).await?;
+    let page = PageRequest::new(Some(200), None).map_err(|m| ApiError::BadRequest(m.into()))?;
+    let mut notes = Vec::new();
+    for note in state
+        .store
+        .list_notes_about(scope, id, &page)
+        .await?
+        .items
+        .into_iter()
+        .rev()
+    {
+        let author = if note.author_id == scope.user_id() {
+            "You".to_owned()
+        } else {
+            optional(state.store.get_user(scope, note.author_id).await)?
+                .map_or_else(|| "Someone you cannot see".to_owned(), |u| u.name)
+        };
+        notes.push(NoteItem {
+            author,
+            shared: note.visibility == store::NoteVisibility::Shared,
+            created: crate::api::views::iso(note.created_at),
+            body: note.body,
+        });
+    }
+    let can_write_notes = person.id == scope.user_id() || scope.seat() != domain::Seat::Rep;
     let team = match person.team_id {
         Some(t) => optional(state.store.get_team(scope, t).await)?,
         None => None,
@@ -227,6 +266,10 @@ pub(super) async fn rep(
     let (manager, manager_hidden) = linked_user(&state, scope, manager_id).await?;
     Ok(RepPage {
         chrome: Chrome::new(&state, scope, "dashboard"),
+        notice: done_message(query.as_deref()),
+        id: person.id.to_string(),
+        notes,
+        can_write_notes,
         seat: person.seat.label(),
         is_you: person.id == scope.user_id(),
         name: person.name,
@@ -250,4 +293,27 @@ async fn linked_user(
     let user = optional(state.store.get_user(scope, id).await)?;
     let hidden = user.is_none();
     Ok((user.as_ref().map(Link::user), hidden))
+}
+
+/// The note form on the rep page.
+#[derive(serde::Deserialize, Default)]
+pub(super) struct NoteForm {
+    #[serde(default)]
+    body: String,
+    #[serde(default)]
+    visibility: String,
+}
+
+/// `POST /reps/{id}/notes`: write a coaching note about this person.
+pub(super) async fn create_note(
+    State(state): State<AppState>,
+    viewer: PageViewer,
+    PathId(id): PathId<UserId>,
+    PageForm(form): PageForm<NoteForm>,
+) -> PageResult {
+    // Visibility first: someone this viewer may not see is a 404 whatever the form says.
+    state.store.get_user(&viewer.scope, id).await?;
+    let new = crate::api::notes::new_note(&id.to_string(), &form.body, &form.visibility)?;
+    state.store.create_note(&viewer.scope, new).await?;
+    Ok(see_other(&format!("/reps/{id}?done=note_saved")))
 }

@@ -58,6 +58,7 @@ page_routes! {
     GET "/teams" => dashboard::teams;
     GET "/teams/{id}" => dashboard::team;
     GET "/reps/{id}" => dashboard::rep;
+    POST "/reps/{id}/notes" => dashboard::create_note;
     GET "/settings" => settings::index;
     POST "/settings/members/{id}" => settings::members::update;
     POST "/settings/members/{id}/remove" => settings::members::remove;

@@ -1,0 +1,318 @@
+//! Coaching notes: who reads them, and that their bodies never reach the database in
+//! plaintext (SECURITY.md KEY-01..04).
+
+use std::collections::BTreeSet;
+
+use serde_json::{Value, json};
+use testkit::{Backend, Fixture, Person, TestApp, backends};
+
+async fn write(
+    app: &TestApp,
+    author: &Person,
+    subject: &Person,
+    body: &str,
+    visibility: &str,
+) -> reqwest::Response {
+    app.post_json(
+        &author.token,
+        "/api/v1/notes",
+        json!({"subject_user_id": subject.id, "body": body, "visibility": visibility}),
+    )
+    .await
+}
+
+async fn readable(app: &TestApp, viewer: &Person, subject: &Person) -> Option<BTreeSet<String>> {
+    let r = app
+        .get(
+            &viewer.token,
+            &format!("/api/v1/users/{}/notes", subject.id),
+        )
+        .await;
+    if r.status() == 404 {
+        return None;
+    }
+    let page: Value = r.json().await.expect("json");
+    Some(
+        page["items"]
+            .as_array()
+            .expect("items")
+            .iter()
+            .map(|n| n["body"].as_str().expect("body").to_owned())
+            .collect(),
+    )
+}
+
+#[tokio::test]
+async fn private_notes_are_for_their_author_and_shared_ones_for_the_manager_chain() {
+    for backend in backends() {
+        let app = TestApp::spawn(backend).await;
+        let f = Fixture::seed(&app, "acme").await;
+        // r3 is in T2 (managed by m2), nested in T1 (managed by m1).
+        assert_eq!(
+            write(&app, &f.m2, &f.r3, "m2 private", "private")
+                .await
+                .status(),
+            201
+        );
+        assert_eq!(
+            write(&app, &f.m2, &f.r3, "m2 shared", "shared")
+                .await
+                .status(),
+            201
+        );
+        assert_eq!(
+            write(&app, &f.r3, &f.r3, "r3 own private", "private")
+                .await
+                .status(),
+            201
+        );
+        let r = write(&app, &f.r3, &f.r3, "r3 own shared <script>", "shared").await;
+        assert_eq!(r.status(), 201);
+        let created: Value = r.json().await.expect("json");
+        assert_eq!(created["author_id"], f.r3.id.as_str());
+        assert_eq!(created["visibility"], "shared");
+
+        let set = |items: &[&str]| {
+            items
+                .iter()
+                .map(|s| (*s).to_owned())
+                .collect::<BTreeSet<_>>()
+        };
+        let shared = ["m2 shared", "r3 own shared <script>"];
+        assert_eq!(
+            readable(&app, &f.m2, &f.r3).await,
+            Some(set(&["m2 private", "m2 shared", "r3 own shared <script>"]))
+        );
+        assert_eq!(
+            readable(&app, &f.r3, &f.r3).await,
+            Some(set(&[
+                "m2 shared",
+                "r3 own private",
+                "r3 own shared <script>"
+            ]))
+        );
+        assert_eq!(
+            readable(&app, &f.m1, &f.r3).await,
+            Some(set(&shared)),
+            "m1 is up the chain"
+        );
+        assert_eq!(readable(&app, &f.exec, &f.r3).await, Some(set(&shared)));
+        assert_eq!(
+            readable(&app, &f.m3, &f.r3).await,
+            None,
+            "another team's manager: 404"
+        );
+        assert_eq!(readable(&app, &f.r1, &f.r3).await, None, "another rep: 404");
+
+        // Writing: reps only about themselves; managers about people they see.
+        assert_eq!(
+            write(&app, &f.r1, &f.r3, "nosy", "shared").await.status(),
+            404
+        );
+        assert_eq!(
+            write(&app, &f.m3, &f.r3, "nosy", "shared").await.status(),
+            404
+        );
+        let r = write(&app, &f.m1, &f.r3, "", "secret").await;
+        assert_eq!(r.status(), 422);
+        let body: Value = r.json().await.expect("json");
+        let fields: Vec<&str> = body["errors"]
+            .as_array()
+            .expect("errors")
+            .iter()
+            .filter_map(|e| e["field"].as_str())
+            .collect();
+        assert_eq!(fields, ["body", "visibility"]);
+        let huge = "x".repeat(20_001);
+        assert_eq!(
+            write(&app, &f.m1, &f.r3, &huge, "shared").await.status(),
+            422
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_note_marker_never_reaches_the_database_file_or_its_wal() {
+    let app = TestApp::spawn(Backend::Sqlite).await;
+    let f = Fixture::seed(&app, "acme").await;
+    let marker = format!("PLAINTEXT-MARKER-{}", uuid::Uuid::new_v4().simple());
+    let r = write(&app, &f.m1, &f.r1, &format!("Coaching: {marker}"), "shared").await;
+    assert_eq!(r.status(), 201);
+    let note: Value = r.json().await.expect("json");
+    let read: Value = app
+        .get(
+            &f.r1.token,
+            &format!("/api/v1/notes/{}", note["id"].as_str().expect("id")),
+        )
+        .await
+        .json()
+        .await
+        .expect("read");
+    assert_eq!(
+        read["body"],
+        format!("Coaching: {marker}"),
+        "it reads back in plaintext"
+    );
+    let db = app.sqlite_path().expect("sqlite");
+    let mut scanned = 0;
+    for suffix in ["", "-wal", "-shm"] {
+        let path = format!("{}{suffix}", db.display());
+        if let Ok(bytes) = std::fs::read(&path) {
+            scanned += bytes.len();
+            assert!(
+                !bytes.windows(marker.len()).any(|w| w == marker.as_bytes()),
+                "marker found in {path}"
+            );
+        }
+    }
+    assert!(scanned > 0);
+}
+
+#[tokio::test]
+async fn a_sealed_body_moved_to_another_row_does_not_open() {
+    let app = TestApp::spawn(Backend::Sqlite).await;
+    let f = Fixture::seed(&app, "acme").await;
+    let id_of = |r: Value| r["id"].as_str().expect("id").to_owned();
+    let a = id_of(
+        write(&app, &f.m1, &f.r1, "secret about r1", "shared")
+            .await
+            .json()
+            .await
+            .expect("a"),
+    );
+    let b = id_of(
+        write(&app, &f.m1, &f.r2, "harmless about r2", "shared")
+            .await
+            .json()
+            .await
+            .expect("b"),
+    );
+    let pool = app.store().raw_pool_for_tests();
+    let token: String = sqlx::query_scalar("SELECT body_sealed FROM notes WHERE id = $1")
+        .bind(&a)
+        .fetch_one(pool)
+        .await
+        .expect("token");
+    sqlx::query("UPDATE notes SET body_sealed = $1 WHERE id = $2")
+        .bind(&token)
+        .bind(&b)
+        .execute(pool)
+        .await
+        .expect("move");
+    let r = app.get(&f.m1.token, &format!("/api/v1/notes/{b}")).await;
+    assert_eq!(r.status(), 500);
+    let text = r.text().await.expect("text");
+    assert!(!text.contains("secret about r1"), "{text}");
+    // The original still opens where it belongs.
+    assert_eq!(
+        app.get(&f.m1.token, &format!("/api/v1/notes/{a}"))
+            .await
+            .status(),
+        200
+    );
+}
+
+#[tokio::test]
+async fn every_sealed_column_is_registered_with_its_domain() {
+    let app = TestApp::spawn(Backend::Sqlite).await;
+    let pool = app.store().raw_pool_for_tests();
+    let tables: Vec<String> =
+        sqlx::query_scalar("SELECT name FROM sqlite_master WHERE type = 'table'")
+            .fetch_all(pool)
+            .await
+            .expect("tables");
+    let mut found = BTreeSet::new();
+    for table in tables {
+        let columns: Vec<String> = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+            "SELECT name FROM pragma_table_info('{table}')"
+        )))
+        .fetch_all(pool)
+        .await
+        .expect("columns");
+        for column in columns.into_iter().filter(|c| c.ends_with("_sealed")) {
+            found.insert((table.clone(), column));
+        }
+    }
+    let registered: BTreeSet<(String, String)> = store::SEALED_COLUMNS
+        .iter()
+        .map(|(t, c, _)| ((*t).to_owned(), (*c).to_owned()))
+        .collect();
+    assert_eq!(
+        found, registered,
+        "a *_sealed column must be listed in store::SEALED_COLUMNS with its domain"
+    );
+    assert!(
+        store::SEALED_COLUMNS
+            .iter()
+            .all(|(_, _, d)| *d == vault::sealed::Domain::CoachingNotes)
+    );
+}
+
+#[tokio::test]
+async fn the_rep_page_lists_readable_notes_escaped_and_takes_new_ones() {
+    let app = TestApp::spawn(Backend::Sqlite).await;
+    let f = Fixture::seed(&app, "acme").await;
+    assert_eq!(
+        write(
+            &app,
+            &f.m1,
+            &f.r1,
+            "<script>alert(1)</script> follow up",
+            "shared"
+        )
+        .await
+        .status(),
+        201
+    );
+    assert_eq!(
+        write(&app, &f.m1, &f.r1, "m1 only", "private")
+            .await
+            .status(),
+        201
+    );
+    let browser = app.browser(&f.r1.email).await;
+    let page = app
+        .http
+        .get(app.url(&format!("/reps/{}", f.r1.id)))
+        .headers(browser.headers(false))
+        .send()
+        .await
+        .expect("page")
+        .text()
+        .await
+        .expect("html");
+    let shown = page
+        .split("note-body\">")
+        .nth(1)
+        .and_then(|rest| rest.split("</p>").next())
+        .unwrap_or_default();
+    assert!(
+        !shown.contains('<') && shown.contains("alert(1)") && shown.ends_with("follow up"),
+        "{shown}"
+    );
+    assert!(!page.contains("<script>alert(1)"));
+    assert!(
+        !page.contains("m1 only"),
+        "a private note of the manager stays hidden"
+    );
+    // The rep writes a note about themself through the form.
+    let r = app
+        .http
+        .post(app.url(&format!("/reps/{}/notes", f.r1.id)))
+        .headers(browser.headers(false))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(format!(
+            "csrf_token={}&body=My+goals+for+Q3&visibility=shared",
+            browser.csrf
+        ))
+        .send()
+        .await
+        .expect("post");
+    assert_eq!(r.status(), 303);
+    assert!(
+        readable(&app, &f.m1, &f.r1)
+            .await
+            .expect("visible")
+            .contains("My goals for Q3")
+    );
+}
