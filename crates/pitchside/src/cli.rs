@@ -29,7 +29,7 @@ pub enum Command {
         #[command(subcommand)]
         command: AdminCommand,
     },
-    /// Signing keys.
+    /// Keys: generate one, see what each sealing key protects, re-encrypt.
     Keys {
         #[command(subcommand)]
         command: KeysCommand,
@@ -41,7 +41,12 @@ pub enum Command {
 impl Command {
     /// Whether the command reads the configuration (all but the two printing commands).
     pub fn needs_config(&self) -> bool {
-        !matches!(self, Command::Keys { .. } | Command::PrintDefaultConfig)
+        !matches!(
+            self,
+            Command::Keys {
+                command: KeysCommand::Generate
+            } | Command::PrintDefaultConfig
+        )
     }
 }
 
@@ -143,6 +148,18 @@ pub enum KeysCommand {
     /// PITCHSIDE_KEYS_<DOMAIN> (Python's `Fernet(key)` accepts it), or a
     /// PITCHSIDE_JWT_SECRET.
     Generate,
+    /// For each data domain, how many sealed values each key still protects (keys from
+    /// PITCHSIDE_KEYS_<DOMAIN>; the first is the primary).
+    Status,
+    /// Re-encrypt every value of a domain under its primary key, in batches. Safe while
+    /// the app serves traffic and on several instances at once; run it again to resume.
+    Reencrypt {
+        /// crm_tokens, coaching_notes, ai_insights or transcripts.
+        domain: String,
+        /// Rows per transaction.
+        #[arg(long, default_value_t = 500)]
+        batch: u32,
+    },
 }
 
 /// A seat, as typed on the command line.

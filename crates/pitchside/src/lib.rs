@@ -51,9 +51,76 @@ pub async fn execute(config: &Config, command: Command) -> Result<(), Error> {
             println!("{}", vault::sealed::generate_fernet_key());
             Ok(())
         }
+        Command::Keys {
+            command: cli::KeysCommand::Status,
+        } => keys_status(config).await,
+        Command::Keys {
+            command: cli::KeysCommand::Reencrypt { domain, batch },
+        } => keys_reencrypt(config, &domain, batch).await,
         Command::PrintDefaultConfig => {
             print!("{}", config::DEFAULT_CONFIG_TOML);
             Ok(())
         }
     }
+}
+
+/// `pitchside keys status`.
+async fn keys_status(config: &Config) -> Result<(), Error> {
+    let keys = std::sync::Arc::new(server::sealing_keys(|var| std::env::var(var).ok())?);
+    let store = server::connect(config.store_options()?)
+        .await?
+        .with_keys(keys.clone());
+    for domain in vault::sealed::Domain::ALL {
+        let ring = keys.ring(domain);
+        let counts = store
+            .sealed_key_counts(domain)
+            .await
+            .map_err(anyhow::Error::from)?;
+        println!("{domain}:");
+        for (i, id) in ring.key_ids().into_iter().enumerate() {
+            let role = if i == 0 { "primary" } else { "old" };
+            println!(
+                "  {id} ({role}): {} values",
+                counts.get(id).copied().unwrap_or(0)
+            );
+        }
+        for (id, n) in counts
+            .iter()
+            .filter(|(id, _)| !ring.key_ids().contains(&id.as_str()))
+        {
+            println!("  {id} (NOT CONFIGURED): {n} values cannot be opened");
+        }
+    }
+    store.close().await;
+    Ok(())
+}
+
+/// `pitchside keys reencrypt DOMAIN`.
+async fn keys_reencrypt(config: &Config, domain: &str, batch: u32) -> Result<(), Error> {
+    let domain = vault::sealed::Domain::parse(domain).ok_or_else(|| {
+        Error::invalid(format!(
+            "unknown domain {domain:?}: use crm_tokens, coaching_notes, ai_insights or transcripts"
+        ))
+    })?;
+    let keys = std::sync::Arc::new(server::sealing_keys(|var| std::env::var(var).ok())?);
+    let store = server::connect(config.store_options()?)
+        .await?
+        .with_keys(keys);
+    let report = store
+        .reencrypt(domain, batch.max(1))
+        .await
+        .map_err(anyhow::Error::from)?;
+    tracing::info!(%domain, reencrypted = report.reencrypted, raced = report.raced, unreadable = report.unreadable, "re-encryption finished");
+    println!(
+        "{domain}: {} values re-encrypted under the primary key, {} changed concurrently (run again to pick them up), {} could not be opened",
+        report.reencrypted, report.raced, report.unreadable
+    );
+    store.close().await;
+    if report.unreadable > 0 {
+        return Err(Error::Failed(anyhow::anyhow!(
+            "{} values could not be opened with the configured keys",
+            report.unreadable
+        )));
+    }
+    Ok(())
 }

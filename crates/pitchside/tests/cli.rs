@@ -188,6 +188,35 @@ async fn an_operator_creates_an_org_and_users_resets_a_password_and_revokes_sess
         "an unknown user is a runtime failure: {}",
         r.stderr
     );
+    // Key status and re-encryption read the same key configuration as serve.
+    let key = vault::sealed::generate_fernet_key();
+    let vars = [
+        "PITCHSIDE_KEYS_CRM_TOKENS",
+        "PITCHSIDE_KEYS_COACHING_NOTES",
+        "PITCHSIDE_KEYS_AI_INSIGHTS",
+        "PITCHSIDE_KEYS_TRANSCRIPTS",
+    ];
+    let env: Vec<(&str, &str)> = vars.iter().map(|v| (*v, key.as_str())).collect();
+    let out = Command::new(env!("CARGO_BIN_EXE_pitchside"))
+        .args(["keys", "status"])
+        .env("PITCHSIDE_DATABASE_URL", &url)
+        .envs(env.iter().copied())
+        .output()
+        .expect("status");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("coaching_notes:") && text.contains("(primary): 0 values"),
+        "{text}"
+    );
+    let r = pitchside(&url, &["keys", "reencrypt", "coaching_notes"], "", &env);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let r = pitchside(&url, &["keys", "reencrypt", "nonsense"], "", &env);
+    assert_eq!(r.code, 2, "{}", r.stderr);
     store.close().await;
     std::fs::remove_dir_all(&dir).ok();
 }

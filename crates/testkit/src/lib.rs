@@ -75,6 +75,8 @@ pub struct TestDb {
     /// Sealing keys, made once per database and shared by every instance on it (as
     /// production instances share their key configuration).
     pub keys: std::sync::Arc<vault::sealed::Keys>,
+    /// The Fernet key behind each domain's ring in `keys`.
+    pub key_texts: std::collections::BTreeMap<vault::sealed::Domain, String>,
     pub backend: Backend,
     _dir: Option<tempdir::TempDir>,
     pg_name: Option<String>,
@@ -82,13 +84,18 @@ pub struct TestDb {
 
 impl TestDb {
     pub async fn create(backend: Backend) -> Self {
+        Self::create_bare(backend).await.with_keys()
+    }
+
+    async fn create_bare(backend: Backend) -> Self {
         match backend {
             Backend::Sqlite => {
                 let dir = tempdir::TempDir::new();
                 let url = format!("sqlite://{}", dir.path().join("pitchside.db").display());
                 Self {
                     url,
-                    keys: std::sync::Arc::new(vault::sealed::Keys::generate()),
+                    keys: Default::default(),
+                    key_texts: Default::default(),
                     backend,
                     _dir: Some(dir),
                     pg_name: None,
@@ -109,13 +116,28 @@ impl TestDb {
                 let base = admin.rsplit_once('/').map(|(b, _)| b).unwrap_or(&admin);
                 Self {
                     url: format!("{base}/{name}"),
-                    keys: std::sync::Arc::new(vault::sealed::Keys::generate()),
+                    keys: Default::default(),
+                    key_texts: Default::default(),
                     backend,
                     _dir: None,
                     pg_name: Some(name),
                 }
             }
         }
+    }
+}
+
+impl TestDb {
+    /// Give every domain a fresh key (kept in `key_texts`).
+    fn with_keys(mut self) -> Self {
+        let mut keys = vault::sealed::Keys::default();
+        for domain in vault::sealed::Domain::ALL {
+            if let Some(text) = keys.fill_missing(domain) {
+                self.key_texts.insert(domain, text);
+            }
+        }
+        self.keys = std::sync::Arc::new(keys);
+        self
     }
 }
 
@@ -242,16 +264,39 @@ impl TestApp {
         Self::start_with_keys(db, cost, keys, adjust).await
     }
 
+    /// Another instance on the same database whose sealing key rings are `sealing`
+    /// (a key rotation in progress).
+    pub async fn another_instance_with_sealing_keys(
+        &self,
+        sealing: std::sync::Arc<vault::sealed::Keys>,
+    ) -> Self {
+        let keys = self.state.keys.clone();
+        let mut app = Self::start_full(self.db.clone(), 4, keys, sealing, |_| {}).await;
+        app.backend = self.backend;
+        app
+    }
+
     async fn start_with_keys(
         db: std::sync::Arc<TestDb>,
         cost: u32,
         keys: SigningKey,
         adjust: impl FnOnce(&mut WebConfig),
     ) -> Self {
+        let sealing = db.keys.clone();
+        Self::start_full(db, cost, keys, sealing, adjust).await
+    }
+
+    async fn start_full(
+        db: std::sync::Arc<TestDb>,
+        cost: u32,
+        keys: SigningKey,
+        sealing: std::sync::Arc<vault::sealed::Keys>,
+        adjust: impl FnOnce(&mut WebConfig),
+    ) -> Self {
         let store = Store::connect(StoreOptions::new(db.url.clone()), Clock::system())
             .await
             .expect("connect store")
-            .with_keys(db.keys.clone());
+            .with_keys(sealing);
         store.migrate().await.expect("migrate");
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
@@ -292,6 +337,15 @@ impl TestApp {
 
     pub fn db_url(&self) -> &str {
         &self.db.url
+    }
+
+    /// The Fernet key each domain's ring holds (for rotation tests).
+    pub fn key_text(&self, domain: vault::sealed::Domain) -> &str {
+        self.db
+            .key_texts
+            .get(&domain)
+            .map(String::as_str)
+            .unwrap_or_default()
     }
 
     /// The SQLite file, if this app runs on SQLite.

@@ -316,3 +316,131 @@ async fn the_rep_page_lists_readable_notes_escaped_and_takes_new_ones() {
             .contains("My goals for Q3")
     );
 }
+
+/// Key rings where `coaching_notes` holds `notes` (primary first) and every other
+/// domain keeps the app's key.
+fn rings(app: &TestApp, notes: &[&str]) -> std::sync::Arc<vault::sealed::Keys> {
+    use vault::sealed::{Domain, KeyRing, Keys};
+    let mut keys = Keys::default();
+    for domain in Domain::ALL {
+        let ring = if domain == Domain::CoachingNotes {
+            KeyRing::new(domain, notes.iter().copied())
+        } else {
+            KeyRing::new(domain, [app.key_text(domain)])
+        };
+        keys.insert(ring.expect("ring"));
+    }
+    std::sync::Arc::new(keys)
+}
+
+#[tokio::test]
+async fn rotating_the_notes_key_under_load_loses_nothing() {
+    use vault::sealed::{Domain, generate_fernet_key};
+    for backend in backends() {
+        let app = TestApp::spawn(backend).await;
+        let f = Fixture::seed(&app, "acme").await;
+        let k1 = app.key_text(Domain::CoachingNotes).to_owned();
+        for i in 0..40 {
+            assert_eq!(
+                write(
+                    &app,
+                    &f.m1,
+                    &f.r1,
+                    &format!("before rotation {i}"),
+                    "shared"
+                )
+                .await
+                .status(),
+                201
+            );
+        }
+        // Step 1: every instance gets [K2, K1]. Step 2: re-encrypt while it serves.
+        let k2 = generate_fernet_key();
+        let rotating = app
+            .another_instance_with_sealing_keys(rings(&app, &[&k2, &k1]))
+            .await;
+        let m1 = rotating.login(&f.m1.email, testkit::PASSWORD).await;
+        let load = {
+            let token = m1.access_token.clone();
+            let (base, http, subject) = (
+                rotating.base.clone(),
+                rotating.http.clone(),
+                f.r1.id.clone(),
+            );
+            tokio::spawn(async move {
+                let mut failures = 0;
+                for i in 0..30 {
+                    let w = http
+                        .post(format!("{base}/api/v1/notes"))
+                        .bearer_auth(&token)
+                        .json(&json!({"subject_user_id": subject, "body": format!("during rotation {i}"), "visibility": "shared"}))
+                        .send()
+                        .await;
+                    let r = http
+                        .get(format!("{base}/api/v1/users/{subject}/notes?limit=200"))
+                        .bearer_auth(&token)
+                        .send()
+                        .await;
+                    if !w.is_ok_and(|w| w.status() == 201) || !r.is_ok_and(|r| r.status() == 200) {
+                        failures += 1;
+                    }
+                }
+                failures
+            })
+        };
+        let report = rotating
+            .store()
+            .reencrypt(Domain::CoachingNotes, 7)
+            .await
+            .expect("reencrypt");
+        let failures = load.await.expect("load");
+        assert_eq!(failures, 0, "requests failed during rotation ({backend:?})");
+        // A second pass picks up anything written under K1 meanwhile; nothing is left.
+        let again = rotating
+            .store()
+            .reencrypt(Domain::CoachingNotes, 7)
+            .await
+            .expect("again");
+        assert!(report.reencrypted >= 40, "{report:?}");
+        assert_eq!(report.unreadable + again.unreadable, 0);
+        let counts = rotating
+            .store()
+            .sealed_key_counts(Domain::CoachingNotes)
+            .await
+            .expect("counts");
+        let k2_id = vault::sealed::KeyRing::new(Domain::CoachingNotes, [k2.as_str()])
+            .expect("k2")
+            .primary_id()
+            .expect("id")
+            .to_owned();
+        assert_eq!(
+            counts.keys().collect::<Vec<_>>(),
+            vec![&k2_id],
+            "only K2 protects anything now: {counts:?}"
+        );
+        assert_eq!(counts[&k2_id], 70);
+        // Step 3: retire K1. An instance holding only K2 reads every note.
+        let retired = app
+            .another_instance_with_sealing_keys(rings(&app, &[&k2]))
+            .await;
+        let m1 = retired.login(&f.m1.email, testkit::PASSWORD).await;
+        let page: Value = retired
+            .get(
+                &m1.access_token,
+                &format!("/api/v1/users/{}/notes?limit=200", f.r1.id),
+            )
+            .await
+            .json()
+            .await
+            .expect("json");
+        let bodies: BTreeSet<String> = page["items"]
+            .as_array()
+            .expect("items")
+            .iter()
+            .map(|n| n["body"].as_str().expect("body").to_owned())
+            .collect();
+        assert_eq!(bodies.len(), 70);
+        assert!((0..40).all(|i| bodies.contains(&format!("before rotation {i}"))));
+        assert!((0..30).all(|i| bodies.contains(&format!("during rotation {i}"))));
+    }
+}
