@@ -1,4 +1,5 @@
 //! `pitchside-bench BASE_URL [SERVER_PID]`: benchmark a running Pitchside instance.
+//! `pitchside-bench seal`: seal/open throughput of 1 KiB values on one core.
 //!
 //! Seeds an organization with 60 members through the public API, then measures:
 //! 1. `/healthz`, closed loop (the server's own ceiling);
@@ -26,7 +27,11 @@ async fn main() -> Result<()> {
     let mut args = std::env::args().skip(1);
     let base = args
         .next()
-        .context("usage: pitchside-bench BASE_URL [SERVER_PID]")?;
+        .context("usage: pitchside-bench BASE_URL [SERVER_PID] | pitchside-bench seal")?;
+    if base == "seal" {
+        seal_throughput();
+        return Ok(());
+    }
     let pid = args.next();
     let client = reqwest::Client::builder()
         .pool_max_idle_per_host(256)
@@ -252,6 +257,50 @@ async fn login_storm(
         }
     }
     (ok, failed)
+}
+
+/// Seal and open 1 KiB values on one thread (one core) for ~3 s each.
+fn seal_throughput() {
+    use vault::sealed::{Domain, KeyRing, SealContext, generate_fernet_key};
+    let (k1, k2) = (generate_fernet_key(), generate_fernet_key());
+    let ring = KeyRing::new(Domain::CoachingNotes, [k1.as_str(), k2.as_str()]).expect("ring");
+    let old = KeyRing::new(Domain::CoachingNotes, [k2.as_str()]).expect("ring");
+    let ctx = SealContext {
+        org: "0193a6b2-0000-7000-8000-000000000001",
+        table: "notes",
+        column: "body",
+        row: "0193a6b2-0000-7000-8000-0000000000aa",
+    };
+    let value = vec![b'x'; 1024];
+    let run = |name: &str, f: &mut dyn FnMut()| {
+        let start = Instant::now();
+        let mut n = 0u64;
+        while start.elapsed() < Duration::from_secs(3) {
+            for _ in 0..100 {
+                f();
+            }
+            n += 100;
+        }
+        let per_sec = n as f64 / start.elapsed().as_secs_f64();
+        println!(
+            "{name}: {per_sec:.0} values/s on one core ({:.1} µs each)",
+            1e6 / per_sec
+        );
+    };
+    let token = ring.seal(ctx, &value).expect("seal").token;
+    let old_token = old.seal(ctx, &value).expect("seal").token;
+    run("seal 1 KiB", &mut || {
+        std::hint::black_box(ring.seal(ctx, &value).expect("seal"));
+    });
+    run("open 1 KiB (primary key)", &mut || {
+        std::hint::black_box(ring.open(ctx, &token).expect("open"));
+    });
+    run("open 1 KiB (second key of the ring)", &mut || {
+        std::hint::black_box(ring.open(ctx, &old_token).expect("open"));
+    });
+    run("reseal 1 KiB (rotation)", &mut || {
+        std::hint::black_box(ring.reseal(ctx, &old_token).expect("reseal"));
+    });
 }
 
 fn rss_mib(pid: &str) -> Result<f64> {
