@@ -144,7 +144,9 @@ impl Layers {
                 continue;
             }
             let Some(spec) = SPECS.iter().find(|s| s.env == name) else {
-                if !name.starts_with("PITCHSIDE_TEST_") {
+                // Test settings, and the sealing key rings (read directly by the commands
+                // that seal, see `server::sealing_keys`), are not configuration keys.
+                if !name.starts_with("PITCHSIDE_TEST_") && !name.starts_with("PITCHSIDE_KEYS_") {
                     self.warnings
                         .push(format!("unknown environment variable {name} is ignored"));
                 }

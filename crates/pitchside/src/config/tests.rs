@@ -253,10 +253,11 @@ fn secrets_never_show_in_debug() {
 }
 
 #[test]
-fn unknown_variables_warn_but_test_variables_do_not() {
+fn unknown_variables_warn_but_test_and_key_ring_variables_do_not() {
     let c = env(&[
         ("PITCHSIDE_JWT_SECRT", "x"),
         ("PITCHSIDE_TEST_POSTGRES_URL", "y"),
+        ("PITCHSIDE_KEYS_COACHING_NOTES", "z"),
     ])
     .expect("valid");
     assert_eq!(c.warnings.len(), 1);
