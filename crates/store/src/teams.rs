@@ -174,14 +174,6 @@ impl Store {
         tx.commit().await?;
         Ok(team)
     }
-
-    /// Every team of the viewer's organization as the visibility rule sees it.
-    pub async fn team_edges_for(&self, scope: &Scope) -> Result<Vec<TeamEdge>, StoreError> {
-        let mut tx = self.org_read(&scope.org()).await?;
-        let edges = team_edges(&mut tx, scope).await?;
-        tx.commit().await?;
-        Ok(edges)
-    }
 }
 
 fn own_team(scope: &Scope) -> String {

@@ -4,7 +4,7 @@
 
 use domain::{Email, PersonName, check_password};
 use store::{AcceptInvitation, NewSignup, Org, Scope, SessionGrant, StoreError, User};
-use vault::{Purpose, password::PRODUCTION_COST};
+use vault::Purpose;
 
 use crate::extract::ClientInfo;
 use crate::{ApiError, AppState};
@@ -336,6 +336,3 @@ pub(crate) fn invitation_token(
         .map(|(t, _)| t)
         .map_err(|_| StoreError::Config("could not sign the invitation".into()))
 }
-
-/// The bcrypt cost production requires.
-pub const REQUIRED_COST: u32 = PRODUCTION_COST;

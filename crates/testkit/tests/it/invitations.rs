@@ -33,19 +33,24 @@ async fn an_invitation_is_a_single_use_link_queued_as_an_email() {
         );
         // The email waits in the outbox with the link (read as the database owner sees it).
         let pool = app.store().raw_pool_for_tests();
-        let sql = if app.backend == testkit::Backend::Postgres {
-            "SELECT body_text FROM outbox_emails WHERE to_address = $1 AND current_setting('app.org_id', true) IS NULL OR to_address = $1"
-        } else {
-            "SELECT body_text FROM outbox_emails WHERE to_address = $1"
-        };
-        if app.backend == testkit::Backend::Sqlite {
-            let body: String = sqlx::query_scalar(sql)
+        // On PostgreSQL the pool acts as the RLS-bound role, so the read sets the tenant
+        // context in its transaction, as the application does.
+        let mut tx = pool.begin().await.expect("tx");
+        if app.backend == testkit::Backend::Postgres {
+            sqlx::query("SELECT set_config('app.org_id', $1, true)")
+                .bind(&f.org_id)
+                .execute(&mut *tx)
+                .await
+                .expect("context");
+        }
+        let body: String =
+            sqlx::query_scalar("SELECT body_text FROM outbox_emails WHERE to_address = $1")
                 .bind("new.rep@acme.example")
-                .fetch_one(pool)
+                .fetch_one(&mut *tx)
                 .await
                 .expect("outbox");
-            assert!(body.contains(token), "the email carries the link");
-        }
+        tx.commit().await.expect("commit");
+        assert!(body.contains(token), "the email carries the link");
         // A token is not an access token.
         assert_eq!(app.get(token, "/api/v1/me").await.status(), 401);
         let accept = |name: &'static str| {

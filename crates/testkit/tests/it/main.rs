@@ -11,17 +11,3 @@ mod platform;
 mod rls;
 mod tenancy;
 mod visibility;
-
-/// Run `body` once per available backend.
-#[macro_export]
-macro_rules! each_backend {
-    (|$app:ident| $body:block) => {
-        for backend in testkit::backends() {
-            let $app = testkit::TestApp::spawn(backend).await;
-            let backend_name = format!("{:?}", backend);
-            let result = async { $body }.await;
-            let _: () = result;
-            let _ = backend_name;
-        }
-    };
-}
