@@ -139,9 +139,18 @@ async fn create_org(options: store::StoreOptions, args: CreateOrgArgs) -> Result
             name: admin_name,
             email: email.clone(),
             password_hash: hash,
+            origin: store::Origin::default(),
         })
         .await
         .map_err(|e| conflict(e, &email))?;
+    store
+        .audit_operator(
+            Some(&org.id.to_string()),
+            "admin.org_created",
+            serde_json::json!({ "admin_user_id": user.id.to_string() }),
+        )
+        .await
+        .map_err(anyhow::Error::from)?;
     store.close().await;
     println!(
         "Created organization {:?} ({}) with admin {} ({}).",

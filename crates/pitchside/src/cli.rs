@@ -34,8 +34,27 @@ pub enum Command {
         #[command(subcommand)]
         command: KeysCommand,
     },
+    /// The audit log: verify its hash chains, or run the retention job now.
+    Audit {
+        #[command(subcommand)]
+        command: AuditCommand,
+    },
     /// Print a pitchside.toml holding every default, with comments.
     PrintDefaultConfig,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AuditCommand {
+    /// Walk every organization's chain (or one) and report where it breaks: an edited,
+    /// deleted, inserted or reordered entry. Exits 1 if any chain is broken.
+    Verify {
+        /// Only this organization's chain.
+        #[arg(long, value_name = "ORG_ID")]
+        org: Option<String>,
+    },
+    /// Delete entries older than 730 days now (the server also runs this on its own),
+    /// anchoring each chain so it still verifies.
+    Prune,
 }
 
 impl Command {

@@ -165,13 +165,19 @@ pub async fn seed(store: &Store, hasher: &PasswordHasher) -> anyhow::Result<Demo
             name: name(EXECUTIVE.0)?,
             email: email(EXECUTIVE.1)?,
             password_hash: hash.clone(),
+            origin: store::Origin::default(),
         })
         .await
         .context("failed to create the demo organization")?;
 
     // Act as the executive, as an admin in the app would.
     let session = store
-        .create_session(org.id, executive.id, "pitchside demo seed", "127.0.0.1")
+        .create_session(
+            org.id,
+            executive.id,
+            &store::Origin::new("127.0.0.1", "pitchside demo seed", None),
+            "seed",
+        )
         .await
         .context("failed to open the seeding session")?;
     let scope = store
@@ -749,7 +755,7 @@ mod tests {
 
         // The executive sees all 17 people and 3 teams; the seeding session is gone.
         let session = store
-            .create_session(exec.org_id, exec.id, "test", "127.0.0.1")
+            .create_session(exec.org_id, exec.id, &store::Origin::default(), "test")
             .await
             .expect("session");
         let scope = store

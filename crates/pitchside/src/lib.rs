@@ -57,6 +57,12 @@ pub async fn execute(config: &Config, command: Command) -> Result<(), Error> {
         Command::Keys {
             command: cli::KeysCommand::Reencrypt { domain, batch },
         } => keys_reencrypt(config, &domain, batch).await,
+        Command::Audit {
+            command: cli::AuditCommand::Verify { org },
+        } => audit_verify(config, org.as_deref()).await,
+        Command::Audit {
+            command: cli::AuditCommand::Prune,
+        } => audit_prune(config).await,
         Command::PrintDefaultConfig => {
             print!("{}", config::DEFAULT_CONFIG_TOML);
             Ok(())
@@ -115,6 +121,20 @@ async fn keys_reencrypt(config: &Config, domain: &str, batch: u32) -> Result<(),
         "{domain}: {} values re-encrypted under the primary key, {} changed concurrently (run again to pick them up), {} could not be opened",
         report.reencrypted, report.raced, report.unreadable
     );
+    store
+        .audit_operator(
+            None,
+            "keys.reencrypted",
+            serde_json::json!({
+                "domain": domain.as_str(),
+                "primary_key_id": keys_primary(&store, domain),
+                "reencrypted": report.reencrypted,
+                "raced": report.raced,
+                "unreadable": report.unreadable,
+            }),
+        )
+        .await
+        .map_err(anyhow::Error::from)?;
     store.close().await;
     if report.unreadable > 0 {
         return Err(Error::Failed(anyhow::anyhow!(
@@ -122,5 +142,48 @@ async fn keys_reencrypt(config: &Config, domain: &str, batch: u32) -> Result<(),
             report.unreadable
         )));
     }
+    Ok(())
+}
+
+fn keys_primary(store: &store::Store, domain: vault::sealed::Domain) -> Option<String> {
+    store.keys().ring(domain).primary_id().map(str::to_owned)
+}
+
+/// `pitchside audit verify [--org ID]`.
+async fn audit_verify(config: &Config, org: Option<&str>) -> Result<(), Error> {
+    let store = server::connect(config.store_options()?).await?;
+    let report = store.audit_verify(org).await.map_err(anyhow::Error::from)?;
+    store.close().await;
+    for b in &report.breaks {
+        println!(
+            "BROKEN: organization {} at entry {}: {}",
+            b.org_id, b.seq, b.reason
+        );
+    }
+    println!(
+        "{} chains, {} entries checked, {} broken",
+        report.chains,
+        report.entries,
+        report.breaks.len()
+    );
+    if report.breaks.is_empty() {
+        Ok(())
+    } else {
+        Err(Error::Failed(anyhow::anyhow!(
+            "the audit log has been tampered with ({} broken chains)",
+            report.breaks.len()
+        )))
+    }
+}
+
+/// `pitchside audit prune`.
+async fn audit_prune(config: &Config) -> Result<(), Error> {
+    let store = server::connect(config.store_options()?).await?;
+    let report = store.audit_prune().await.map_err(anyhow::Error::from)?;
+    store.close().await;
+    println!(
+        "{} entries older than 730 days removed from {} chains",
+        report.pruned, report.chains
+    );
     Ok(())
 }

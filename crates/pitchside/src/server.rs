@@ -114,9 +114,38 @@ pub async fn connect_and_migrate(options: StoreOptions) -> anyhow::Result<Store>
     Ok(store)
 }
 
+/// How often the audit retention job runs (every instance runs it; a run that finds
+/// nothing to prune writes nothing, and concurrent runs serialize on each chain's head).
+pub const AUDIT_RETENTION_EVERY: Duration = Duration::from_secs(3600);
+
+/// Background jobs that live as long as the server: today, audit retention.
+fn spawn_jobs(store: Store) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut every = tokio::time::interval(AUDIT_RETENTION_EVERY);
+        every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            every.tick().await;
+            match store.audit_prune().await {
+                Ok(r) if r.pruned > 0 => {
+                    tracing::info!(pruned = r.pruned, chains = r.chains, "audit retention ran")
+                }
+                Ok(_) => {}
+                Err(e) => tracing::error!(error = %e, "audit retention failed; retrying next hour"),
+            }
+        }
+    })
+}
+
 /// Serve until SIGINT or SIGTERM, then let requests in flight finish (for at most
-/// [`SHUTDOWN_GRACE`]).
+/// [`SHUTDOWN_GRACE`]). Background jobs run alongside and stop with the server.
 pub async fn serve_until_shutdown(listener: TcpListener, state: AppState) -> anyhow::Result<()> {
+    let jobs = spawn_jobs(state.store.clone());
+    let served = serve_requests(listener, state).await;
+    jobs.abort();
+    served
+}
+
+async fn serve_requests(listener: TcpListener, state: AppState) -> anyhow::Result<()> {
     let (stopping_tx, mut stopping_rx) = tokio::sync::watch::channel(false);
     let shutdown = async move {
         shutdown_signal().await;

@@ -8,6 +8,7 @@ use store::{Clock, Store, StoreOptions};
 
 struct Run {
     code: i32,
+    stdout: String,
     stderr: String,
 }
 
@@ -34,6 +35,7 @@ fn pitchside(db_url: &str, args: &[&str], stdin: &str, extra_env: &[(&str, &str)
     let out = child.wait_with_output().expect("wait");
     Run {
         code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
         stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
     }
 }
@@ -129,7 +131,7 @@ async fn an_operator_creates_an_org_and_users_resets_a_password_and_revokes_sess
 
     // A live session, then the operator ends it.
     let grant = store
-        .create_session(rep.org_id, rep.id, "test", "127.0.0.1")
+        .create_session(rep.org_id, rep.id, &store::Origin::default(), "test")
         .await
         .expect("session");
     let (org, user, sid) = (
@@ -152,7 +154,7 @@ async fn an_operator_creates_an_org_and_users_resets_a_password_and_revokes_sess
 
     // A password reset takes effect and ends sessions too.
     let grant = store
-        .create_session(rep.org_id, rep.id, "test", "127.0.0.1")
+        .create_session(rep.org_id, rep.id, &store::Origin::default(), "test")
         .await
         .expect("session");
     let r = pitchside(
@@ -217,6 +219,49 @@ async fn an_operator_creates_an_org_and_users_resets_a_password_and_revokes_sess
     assert_eq!(r.code, 0, "{}", r.stderr);
     let r = pitchside(&url, &["keys", "reencrypt", "nonsense"], "", &env);
     assert_eq!(r.code, 2, "{}", r.stderr);
+
+    // Every operator command above is in the audit log, as the operator.
+    let pool = store.raw_pool_for_tests();
+    let operator: Vec<String> = sqlx::query_scalar(
+        "SELECT action FROM audit_events WHERE actor_kind = 'operator' ORDER BY org_id, seq",
+    )
+    .fetch_all(pool)
+    .await
+    .expect("audit");
+    for action in [
+        "admin.org_created",
+        "admin.user_created",
+        "admin.password_reset",
+        "admin.sessions_revoked",
+        "keys.reencrypted",
+    ] {
+        assert!(
+            operator.iter().any(|a| a == action),
+            "{action}: {operator:?}"
+        );
+    }
+    let r = pitchside(&url, &["audit", "verify"], "", &[]);
+    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+    assert!(r.stdout.contains("0 broken"), "{}", r.stdout);
+    // Someone with the database file edits an entry: verify fails and names it.
+    sqlx::query("DROP TRIGGER audit_events_no_update")
+        .execute(pool)
+        .await
+        .expect("drop trigger");
+    sqlx::query("UPDATE audit_events SET action = 'auth.logout' WHERE org_id = $1 AND seq = 2")
+        .bind(&org)
+        .execute(pool)
+        .await
+        .expect("tamper");
+    let r = pitchside(&url, &["audit", "verify"], "", &[]);
+    assert_eq!(r.code, 1, "{}{}", r.stdout, r.stderr);
+    assert!(
+        r.stdout.contains(&format!(
+            "BROKEN: organization {org} at entry 2: entry 2 was altered"
+        )),
+        "{}",
+        r.stdout
+    );
     store.close().await;
     std::fs::remove_dir_all(&dir).ok();
 }

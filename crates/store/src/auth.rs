@@ -6,8 +6,10 @@
 use domain::{Email, OrgId, Seat, SessionId, TeamId, UserId};
 use sqlx::Row;
 
+use crate::audit::{Actor, Event, SYSTEM_CHAIN, append};
 use crate::models::parse;
-use crate::{Org, Scope, SessionInfo, Store, StoreError, User};
+use crate::{Org, Origin, Scope, SessionInfo, Store, StoreError, User};
+use serde_json::json;
 
 /// Consecutive failures that lock an email.
 pub const LOCKOUT_THRESHOLD: i64 = 5;
@@ -27,6 +29,8 @@ pub struct NewSignup {
     pub name: String,
     pub email: Email,
     pub password_hash: String,
+    /// Where the signup came from (`Origin::default()` for the command line).
+    pub origin: Origin,
 }
 
 /// What login needs to check a password.
@@ -84,6 +88,14 @@ impl Store {
         .await?;
         let org = fetch_org(&mut tx, org_id).await?;
         let user = fetch_user(&mut tx, org_id, user_id).await?;
+        append(
+            &mut tx,
+            &org_id.to_string(),
+            now,
+            &new.origin,
+            Event::new(Actor::User(user_id), "org.created").target("organization", org_id),
+        )
+        .await?;
         tx.commit().await?;
         Ok((org, user))
     }
@@ -133,9 +145,21 @@ impl Store {
     }
 
     /// Count a failed login. Returns the lockout length when this failure locks the
-    /// email. Atomic across instances: the increment happens in the database.
-    pub async fn record_login_failure(&self, email: &str) -> Result<Option<i64>, StoreError> {
+    /// email. Atomic across instances: the increment happens in the database. The
+    /// failure (and a lockout) is audited in the account's organization when the email
+    /// belongs to someone (`who`), else in the system chain, without the email.
+    pub async fn record_login_failure(
+        &self,
+        email: &str,
+        who: Option<(OrgId, UserId)>,
+        origin: &Origin,
+    ) -> Result<Option<i64>, StoreError> {
         let now = self.clock.now();
+        let (chain, actor) = match who {
+            Some((org, user)) => (org.to_string(), Actor::User(user)),
+            None => (SYSTEM_CHAIN.to_owned(), Actor::Anonymous),
+        };
+        let mut tx = self.org_tx(&chain).await?;
         let failures: i64 = sqlx::query_scalar(
             "INSERT INTO login_attempts (email, failures, locked_until, updated_at) VALUES ($1, 1, 0, $2) \
              ON CONFLICT (email) DO UPDATE SET failures = login_attempts.failures + 1, updated_at = $2 \
@@ -143,7 +167,21 @@ impl Store {
         )
         .bind(email.to_owned())
         .bind(now)
-        .fetch_one(&self.pool)
+        .fetch_one(&mut *tx)
+        .await?;
+        let reason = if who.is_some() {
+            "wrong_password"
+        } else {
+            "unknown_account"
+        };
+        append(
+            &mut tx,
+            &chain,
+            now,
+            origin,
+            Event::new(actor, "auth.login.failed")
+                .detail(json!({ "reason": reason, "consecutive_failures": failures })),
+        )
         .await?;
         if failures >= LOCKOUT_THRESHOLD {
             sqlx::query(
@@ -152,10 +190,20 @@ impl Store {
             .bind(email.to_owned())
             .bind(now + LOCKOUT_SECS)
             .bind(now)
-            .execute(&self.pool)
+            .execute(&mut *tx)
             .await?;
+            append(
+                &mut tx,
+                &chain,
+                now,
+                origin,
+                Event::new(actor, "auth.lockout").detail(json!({ "seconds": LOCKOUT_SECS })),
+            )
+            .await?;
+            tx.commit().await?;
             return Ok(Some(LOCKOUT_SECS));
         }
+        tx.commit().await?;
         Ok(None)
     }
 
@@ -168,13 +216,14 @@ impl Store {
         Ok(())
     }
 
-    /// Open a session for a user who just proved who they are.
+    /// Open a session for a user who just proved who they are, `via` a login, a
+    /// signup or an accepted invitation (audited as a successful login).
     pub async fn create_session(
         &self,
         org_id: OrgId,
         user_id: UserId,
-        user_agent: &str,
-        ip: &str,
+        origin: &Origin,
+        via: &'static str,
     ) -> Result<SessionGrant, StoreError> {
         let now = self.clock.now();
         let grant = SessionGrant {
@@ -193,11 +242,21 @@ impl Store {
         .bind(org_id.to_string())
         .bind(user_id.to_string())
         .bind(grant.refresh_jti.clone())
-        .bind(truncate(user_agent, 300))
-        .bind(truncate(ip, 64))
+        .bind(origin.user_agent.clone().unwrap_or_default())
+        .bind(origin.ip.clone().unwrap_or_default())
         .bind(now)
         .bind(grant.expires_at)
         .execute(&mut *tx)
+        .await?;
+        append(
+            &mut tx,
+            &org_id.to_string(),
+            now,
+            origin,
+            Event::new(Actor::User(user_id), "auth.login.succeeded")
+                .target("session", grant.session_id)
+                .detail(json!({ "via": via })),
+        )
         .await?;
         tx.commit().await?;
         Ok(grant)
@@ -250,6 +309,7 @@ impl Store {
             team_id: crate::models::parse_opt(&row, "team_id")?,
             name: row.try_get("name")?,
             email: row.try_get("email")?,
+            origin: Origin::default(),
         };
         // Keep idle tracking cheap: write at most once a minute per session.
         if now - last_seen > 60 {
@@ -273,6 +333,7 @@ impl Store {
         user_id: &str,
         session_id: &str,
         presented_jti: &str,
+        origin: &Origin,
     ) -> Result<SessionGrant, StoreError> {
         let now = self.clock.now();
         let new_jti = vault::random_token(16);
@@ -296,6 +357,17 @@ impl Store {
                 .bind(now)
                 .execute(&mut *tx)
                 .await?;
+            let actor = user_id.parse().map(Actor::User).unwrap_or(Actor::Anonymous);
+            append(
+                &mut tx,
+                org_id,
+                now,
+                origin,
+                Event::new(actor, "auth.session.revoked")
+                    .target("session", session_id)
+                    .detail(json!({ "reason": "refresh_token_reused" })),
+            )
+            .await?;
             tx.commit().await?;
             return Err(StoreError::Unauthenticated);
         }
@@ -322,7 +394,8 @@ impl Store {
 
     /// Revoke the viewer's current session (logout).
     pub async fn logout(&self, scope: &Scope) -> Result<(), StoreError> {
-        self.revoke_session(scope, scope.session_id).await
+        self.end_session(scope, scope.session_id, "auth.logout")
+            .await
     }
 
     /// Revoke one of the viewer's own sessions. Someone else's session is NotFound.
@@ -330,6 +403,16 @@ impl Store {
         &self,
         scope: &Scope,
         session_id: SessionId,
+    ) -> Result<(), StoreError> {
+        self.end_session(scope, session_id, "auth.session.revoked")
+            .await
+    }
+
+    async fn end_session(
+        &self,
+        scope: &Scope,
+        session_id: SessionId,
+        action: &'static str,
     ) -> Result<(), StoreError> {
         let mut tx = self.org_tx(&scope.org()).await?;
         let done = sqlx::query(
@@ -341,10 +424,17 @@ impl Store {
         .bind(self.clock.now())
         .execute(&mut *tx)
         .await?;
-        tx.commit().await?;
         if done.rows_affected() == 0 {
+            tx.rollback().await?;
             return Err(StoreError::NotFound);
         }
+        self.audit(
+            &mut tx,
+            scope,
+            Event::by(scope, action).target("session", session_id),
+        )
+        .await?;
+        tx.commit().await?;
         Ok(())
     }
 
@@ -399,7 +489,15 @@ impl Store {
         scope: &Scope,
         new_hash: &str,
     ) -> Result<(), StoreError> {
-        set_password_and_revoke(self, &scope.org(), &scope.user(), new_hash).await
+        set_password_and_revoke(
+            self,
+            &scope.org(),
+            &scope.user(),
+            new_hash,
+            &scope.origin,
+            Event::by(scope, "auth.password.changed").target("user", scope.user_id),
+        )
+        .await
     }
 
     /// Operator path (`pitchside admin`): find a user by email across organizations.
@@ -424,6 +522,8 @@ impl Store {
             &user.org_id.to_string(),
             &user.id.to_string(),
             new_hash,
+            &Origin::default(),
+            Event::new(Actor::Operator, "admin.password_reset").target("user", user.id),
         )
         .await
     }
@@ -436,6 +536,16 @@ impl Store {
             &user.org_id.to_string(),
             &user.id.to_string(),
             self.clock.now(),
+        )
+        .await?;
+        append(
+            &mut tx,
+            &user.org_id.to_string(),
+            self.clock.now(),
+            &Origin::default(),
+            Event::new(Actor::Operator, "admin.sessions_revoked")
+                .target("user", user.id)
+                .detail(json!({ "sessions": n })),
         )
         .await?;
         tx.commit().await?;
@@ -475,6 +585,16 @@ impl Store {
         )
         .await?;
         let user = fetch_user(&mut tx, org_id, id).await?;
+        append(
+            &mut tx,
+            &org_id.to_string(),
+            self.clock.now(),
+            &Origin::default(),
+            Event::new(Actor::Operator, "admin.user_created")
+                .target("user", id)
+                .detail(json!({ "seat": seat.as_str(), "admin": is_admin })),
+        )
+        .await?;
         tx.commit().await?;
         Ok(user)
     }
@@ -493,6 +613,8 @@ async fn set_password_and_revoke(
     org: &str,
     user: &str,
     hash: &str,
+    origin: &Origin,
+    event: Event,
 ) -> Result<(), StoreError> {
     let now = store.clock.now();
     let mut tx = store.org_tx(org).await?;
@@ -505,7 +627,15 @@ async fn set_password_and_revoke(
     .bind(now)
     .execute(&mut *tx)
     .await?;
-    revoke_all(&mut tx, org, user, now).await?;
+    let revoked = revoke_all(&mut tx, org, user, now).await?;
+    append(
+        &mut tx,
+        org,
+        now,
+        origin,
+        event.detail(json!({ "sessions_revoked": revoked })),
+    )
+    .await?;
     tx.commit().await?;
     Ok(())
 }
@@ -605,8 +735,4 @@ pub(crate) async fn fetch_user(
         .await?
         .ok_or(StoreError::NotFound)?;
     User::from_row(&row)
-}
-
-fn truncate(s: &str, max: usize) -> String {
-    s.chars().take(max).collect()
 }

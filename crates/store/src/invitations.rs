@@ -4,9 +4,11 @@
 
 use domain::{Email, InvitationId, Seat, TeamId, UserId};
 
+use crate::audit::{Actor, Event, append};
 use crate::auth::{NewUserRow, fetch_org, fetch_user, insert_user};
 use crate::teams::visible_team;
-use crate::{Invitation, Org, Page, PageRequest, Scope, Store, StoreError, User};
+use crate::{Invitation, Org, Origin, Page, PageRequest, Scope, Store, StoreError, User};
+use serde_json::json;
 
 /// How long an invitation link stays valid.
 pub const INVITATION_TTL_SECS: i64 = 7 * 24 * 3600;
@@ -24,6 +26,7 @@ pub struct NewInvitation {
 pub struct AcceptInvitation {
     pub name: String,
     pub password_hash: String,
+    pub origin: Origin,
 }
 
 impl Store {
@@ -111,6 +114,17 @@ impl Store {
         .execute(&mut *tx)
         .await?;
         let invitation = fetch_invitation(&mut tx, &scope.org(), id).await?;
+        self.audit(
+            &mut tx,
+            scope,
+            Event::by(scope, "invitation.created")
+                .target("invitation", id)
+                .detail(json!({
+                    "seat": new.seat.as_str(),
+                    "team_id": new.team_id.map(|t| t.to_string()),
+                })),
+        )
+        .await?;
         tx.commit().await?;
         Ok((invitation, url))
     }
@@ -226,6 +240,16 @@ impl Store {
             .await?;
         let org = fetch_org(&mut tx, invitation.org_id).await?;
         let user = fetch_user(&mut tx, invitation.org_id, user_id).await?;
+        append(
+            &mut tx,
+            org_id,
+            now,
+            &accept.origin,
+            Event::new(Actor::User(user_id), "invitation.accepted")
+                .target("invitation", id)
+                .detail(json!({ "seat": invitation.seat.as_str() })),
+        )
+        .await?;
         tx.commit().await?;
         Ok((org, user))
     }

@@ -20,6 +20,7 @@ macro_rules! user_visible {
     };
 }
 
+mod audit;
 mod auth;
 mod clock;
 mod error;
@@ -39,6 +40,10 @@ use std::time::Duration;
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::{AnyConnection, AnyPool, Connection, Executor};
 
+pub use audit::{
+    AuditEntry, AuditFilter, AuditPage, ChainBreak, Origin, PruneReport, RETENTION_SECS,
+    SYSTEM_CHAIN, VerifyReport,
+};
 pub use auth::{LoginCandidate, NewSignup, SessionGrant};
 pub use clock::Clock;
 pub use error::StoreError;
@@ -204,6 +209,11 @@ impl Store {
     pub fn with_keys(mut self, keys: std::sync::Arc<vault::sealed::Keys>) -> Self {
         self.keys = keys;
         self
+    }
+
+    /// The key rings in use.
+    pub fn keys(&self) -> &vault::sealed::Keys {
+        &self.keys
     }
 
     pub fn dialect(&self) -> Dialect {

@@ -8,10 +8,12 @@ use domain::{Seat, UserId};
 use sqlx::Row;
 use vault::sealed::{Domain, SealContext};
 
+use crate::audit::Event;
 use crate::models::parse;
 use crate::scope::MANAGED_TEAMS_CTE;
 use crate::users::visible_user;
 use crate::{Page, PageRequest, Scope, Store, StoreError};
+use serde_json::json;
 
 /// Who besides the author may read a note.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -107,6 +109,17 @@ impl Store {
         .bind(now)
         .execute(&mut *tx)
         .await?;
+        self.audit(
+            &mut tx,
+            scope,
+            Event::by(scope, "note.created")
+                .target("note", &id)
+                .detail(json!({
+                    "subject_user_id": new.subject_user_id.to_string(),
+                    "visibility": new.visibility.as_str(),
+                })),
+        )
+        .await?;
         tx.commit().await?;
         Ok(Note {
             id,
@@ -138,7 +151,8 @@ impl Store {
             .await?
             .ok_or(StoreError::NotFound)?;
         conn.commit().await?;
-        self.open_note(scope, &row)
+        let mut notes = self.open_notes(scope, std::slice::from_ref(&row)).await?;
+        notes.pop().ok_or(StoreError::NotFound)
     }
 
     /// The notes about a person this viewer may read, oldest first. NotFound when the
@@ -166,11 +180,36 @@ impl Store {
             .fetch_all(&mut *conn)
             .await?;
         conn.commit().await?;
-        let notes = rows
-            .iter()
-            .map(|r| self.open_note(scope, r))
-            .collect::<Result<Vec<_>, _>>()?;
+        let notes = self.open_notes(scope, &rows).await?;
         Ok(Page::from_rows(notes, page.limit, |n| n.id.clone()))
+    }
+
+    /// Open note rows. A body that fails to open (wrong keys, tampering, or a token
+    /// moved from another row, column or organization) fails the whole read with one
+    /// generic error and leaves an audit event naming the row (KEY-04).
+    async fn open_notes(
+        &self,
+        scope: &Scope,
+        rows: &[sqlx::any::AnyRow],
+    ) -> Result<Vec<Note>, StoreError> {
+        let mut notes = Vec::with_capacity(rows.len());
+        for row in rows {
+            match self.open_note(scope, row) {
+                Ok(note) => notes.push(note),
+                Err(StoreError::Sealed) => {
+                    let id: String = row.try_get("id").unwrap_or_default();
+                    let event = Event::by(scope, "sealed.open_failed")
+                        .target("note", &id)
+                        .detail(json!({ "domain": Domain::CoachingNotes.as_str(), "column": "notes.body" }));
+                    if let Err(e) = self.audit_alone(&scope.org(), &scope.origin, event).await {
+                        tracing::error!(error = %e, "could not audit a failed open");
+                    }
+                    return Err(StoreError::Sealed);
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(notes)
     }
 
     fn open_note(&self, scope: &Scope, row: &sqlx::any::AnyRow) -> Result<Note, StoreError> {

@@ -15,6 +15,8 @@ pub struct Scope {
     pub(crate) team_id: Option<TeamId>,
     pub(crate) name: String,
     pub(crate) email: String,
+    /// Where the current request comes from, for the audit log.
+    pub(crate) origin: crate::Origin,
 }
 
 impl Scope {
@@ -41,6 +43,17 @@ impl Scope {
     }
     pub fn email(&self) -> &str {
         &self.email
+    }
+
+    /// The same viewer, acting from `origin` (the web layer sets the request's address,
+    /// user agent and id; they go into every audit entry the viewer causes).
+    pub fn with_origin(mut self, origin: crate::Origin) -> Self {
+        self.origin = origin;
+        self
+    }
+
+    pub fn origin(&self) -> &crate::Origin {
+        &self.origin
     }
 
     /// Sees the whole membership directory (executives and admins).

@@ -3,10 +3,12 @@
 
 use domain::{TeamEdge, TeamId, UserId};
 
+use crate::audit::Event;
 use crate::models::{parse, parse_opt};
 use crate::scope::{MANAGED_TEAMS_CTE, TEAM_VISIBLE};
 use crate::users::visible_user;
 use crate::{Page, PageRequest, Scope, Store, StoreError, Team};
+use serde_json::json;
 
 /// A new team.
 #[derive(Debug, Clone)]
@@ -120,6 +122,17 @@ impl Store {
         .execute(&mut *tx)
         .await?;
         let team = visible_team(&mut tx, scope, id).await?;
+        self.audit(
+            &mut tx,
+            scope,
+            Event::by(scope, "team.created")
+                .target("team", id)
+                .detail(json!({
+                    "manager_id": team.manager_id.map(|m| m.to_string()),
+                    "parent_team_id": team.parent_team_id.map(|p| p.to_string()),
+                })),
+        )
+        .await?;
         tx.commit().await?;
         Ok(team)
     }
@@ -156,7 +169,7 @@ impl Store {
                 ));
             }
         }
-        let name = patch.name.unwrap_or(current.name);
+        let name = patch.name.unwrap_or(current.name.clone());
         let manager = patch.manager_id.unwrap_or(current.manager_id);
         let parent = patch.parent_team_id.unwrap_or(current.parent_team_id);
         sqlx::query(
@@ -171,6 +184,21 @@ impl Store {
         .execute(&mut *tx)
         .await?;
         let team = visible_team(&mut tx, scope, id).await?;
+        let ids = |t: &Team| {
+            json!({
+                "name": t.name,
+                "manager_id": t.manager_id.map(|m| m.to_string()),
+                "parent_team_id": t.parent_team_id.map(|p| p.to_string()),
+            })
+        };
+        self.audit(
+            &mut tx,
+            scope,
+            Event::by(scope, "team.updated")
+                .target("team", id)
+                .detail(json!({ "from": ids(&current), "to": ids(&team) })),
+        )
+        .await?;
         tx.commit().await?;
         Ok(team)
     }

@@ -2,9 +2,11 @@
 
 use domain::{Seat, TeamId, UserId};
 
+use crate::audit::Event;
 use crate::auth::revoke_all;
 use crate::scope::{MANAGED_TEAMS_CTE, USER_VISIBLE};
 use crate::{Page, PageRequest, Scope, Store, StoreError, User};
+use serde_json::json;
 
 /// Changes an admin may make to a member. `None` leaves a field as it is; for the
 /// optional links, `Some(None)` clears them.
@@ -108,10 +110,39 @@ impl Store {
         .bind(now)
         .execute(&mut *tx)
         .await?;
+        let mut revoked = 0;
         if seat != current.seat || is_admin != current.is_admin || team != current.team_id {
-            revoke_all(&mut tx, &scope.org(), &id.to_string(), now).await?;
+            revoked = revoke_all(&mut tx, &scope.org(), &id.to_string(), now).await?;
         }
         let updated = visible_user(&mut tx, scope, id).await?;
+        let mut changes = serde_json::Map::new();
+        let mut changed = |field: &str, from: serde_json::Value, to: serde_json::Value| {
+            if from != to {
+                changes.insert(field.to_owned(), json!({ "from": from, "to": to }));
+            }
+        };
+        changed("name", json!(current.name), json!(updated.name));
+        changed("seat", json!(current.seat.as_str()), json!(seat.as_str()));
+        let id_text = |v: Option<String>| json!(v);
+        changed(
+            "team_id",
+            id_text(current.team_id.map(|t| t.to_string())),
+            id_text(team.map(|t| t.to_string())),
+        );
+        changed(
+            "manager_id",
+            id_text(current.manager_id.map(|m| m.to_string())),
+            id_text(manager.map(|m| m.to_string())),
+        );
+        changed("admin", json!(current.is_admin), json!(is_admin));
+        self.audit(
+            &mut tx,
+            scope,
+            Event::by(scope, "member.updated")
+                .target("user", id)
+                .detail(json!({ "changes": changes, "sessions_revoked": revoked })),
+        )
+        .await?;
         tx.commit().await?;
         Ok(updated)
     }
@@ -150,7 +181,15 @@ impl Store {
             .bind(id.to_string())
             .execute(&mut *tx)
             .await?;
-        revoke_all(&mut tx, &scope.org(), &id.to_string(), now).await?;
+        let revoked = revoke_all(&mut tx, &scope.org(), &id.to_string(), now).await?;
+        self.audit(
+            &mut tx,
+            scope,
+            Event::by(scope, "member.removed")
+                .target("user", id)
+                .detail(json!({ "sessions_revoked": revoked })),
+        )
+        .await?;
         tx.commit().await?;
         Ok(())
     }

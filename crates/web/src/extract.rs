@@ -42,7 +42,8 @@ impl FromRequestParts<AppState> for Viewer {
             let scope = state
                 .store
                 .authenticate(&claims.org, &claims.sub, &claims.sid, None)
-                .await?;
+                .await?
+                .with_origin(ClientInfo::from_parts(parts, &state.config).origin());
             record(&scope);
             return Ok(Viewer {
                 scope,
@@ -51,7 +52,8 @@ impl FromRequestParts<AppState> for Viewer {
         }
         let scope = cookie_scope(&parts.headers, state)
             .await?
-            .ok_or(ApiError::Unauthorized)?;
+            .ok_or(ApiError::Unauthorized)?
+            .with_origin(ClientInfo::from_parts(parts, &state.config).origin());
         record(&scope);
         Ok(Viewer {
             scope,
@@ -75,6 +77,8 @@ impl FromRequestParts<AppState> for PageViewer {
     ) -> Result<Self, Self::Rejection> {
         match cookie_scope(&parts.headers, state).await {
             Ok(Some(scope)) => {
+                let scope =
+                    scope.with_origin(ClientInfo::from_parts(parts, &state.config).origin());
                 record(&scope);
                 Ok(PageViewer { scope })
             }
@@ -124,26 +128,27 @@ pub(crate) fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> 
         .map(|(_, v)| v)
 }
 
-/// Where a request comes from, for rate limits, sessions and (later) audit.
+/// Where a request comes from, for rate limits, sessions and the audit log.
 #[derive(Clone, Debug)]
 pub struct ClientInfo {
     pub ip: String,
     pub user_agent: String,
+    pub request_id: Option<String>,
 }
 
-impl FromRequestParts<AppState> for ClientInfo {
-    type Rejection = std::convert::Infallible;
+impl ClientInfo {
+    /// The same, as the store's audit origin.
+    pub fn origin(&self) -> store::Origin {
+        store::Origin::new(&self.ip, &self.user_agent, self.request_id.as_deref())
+    }
 
-    async fn from_request_parts(
-        parts: &mut Parts,
-        state: &AppState,
-    ) -> Result<Self, Self::Rejection> {
+    fn from_parts(parts: &Parts, config: &WebConfig) -> Self {
         let peer = parts
             .extensions
             .get::<ConnectInfo<SocketAddr>>()
             .map(|c| c.0.ip());
-        Ok(ClientInfo {
-            ip: client_ip(&parts.headers, peer, &state.config)
+        ClientInfo {
+            ip: client_ip(&parts.headers, peer, config)
                 .map(|ip| ip.to_string())
                 .unwrap_or_default(),
             user_agent: parts
@@ -154,7 +159,22 @@ impl FromRequestParts<AppState> for ClientInfo {
                 .chars()
                 .take(300)
                 .collect(),
-        })
+            request_id: parts
+                .extensions
+                .get::<crate::observe::RequestId>()
+                .map(|r| r.0.clone()),
+        }
+    }
+}
+
+impl FromRequestParts<AppState> for ClientInfo {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        Ok(ClientInfo::from_parts(parts, &state.config))
     }
 }
 

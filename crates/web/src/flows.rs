@@ -73,11 +73,12 @@ pub async fn signup(
             name: name.into_string(),
             email,
             password_hash,
+            origin: client.origin(),
         })
         .await?;
     let grant = state
         .store
-        .create_session(org.id, user.id, &client.user_agent, &client.ip)
+        .create_session(org.id, user.id, &client.origin(), "signup")
         .await?;
     let tokens = issue(state, &grant)?;
     Ok((org, user, tokens))
@@ -119,8 +120,13 @@ pub async fn login(
             false
         }
     };
+    let who = candidate.as_ref().map(|c| (c.org_id, c.user_id));
     let Some(candidate) = candidate.filter(|_| ok) else {
-        if let Some(locked_for) = state.store.record_login_failure(&key).await? {
+        if let Some(locked_for) = state
+            .store
+            .record_login_failure(&key, who, &client.origin())
+            .await?
+        {
             tracing::warn!(
                 lockout_secs = locked_for,
                 "login locked after repeated failures"
@@ -134,22 +140,32 @@ pub async fn login(
         .create_session(
             candidate.org_id,
             candidate.user_id,
-            &client.user_agent,
-            &client.ip,
+            &client.origin(),
+            "login",
         )
         .await?;
     issue(state, &grant)
 }
 
 /// Exchange a refresh token for a new access token and a rotated refresh token.
-pub async fn refresh(state: &AppState, refresh_token: &str) -> Result<Tokens, ApiError> {
+pub async fn refresh(
+    state: &AppState,
+    refresh_token: &str,
+    client: &ClientInfo,
+) -> Result<Tokens, ApiError> {
     let claims = state
         .keys
         .verify(refresh_token, Purpose::Refresh)
         .map_err(|_| ApiError::Unauthorized)?;
     let grant = state
         .store
-        .rotate_refresh(&claims.org, &claims.sub, &claims.sid, &claims.jti)
+        .rotate_refresh(
+            &claims.org,
+            &claims.sub,
+            &claims.sid,
+            &claims.jti,
+            &client.origin(),
+        )
         .await?;
     issue(state, &grant)
 }
@@ -214,26 +230,29 @@ pub async fn accept(
             AcceptInvitation {
                 name: name.into_string(),
                 password_hash,
+                origin: client.origin(),
             },
         )
         .await?;
     let grant = state
         .store
-        .create_session(org.id, user.id, &client.user_agent, &client.ip)
+        .create_session(org.id, user.id, &client.origin(), "invitation")
         .await?;
     let tokens = issue(state, &grant)?;
     Ok((org, user, tokens))
 }
 
-/// Change the viewer's password. Every session of theirs is revoked; a fresh one is
-/// opened for the caller so the browser that made the change stays signed in.
+/// Change the viewer's password. Every session of theirs is revoked; with
+/// `keep_signed_in` (a browser) a fresh one is opened so the browser that made the
+/// change stays signed in, else (an API client) none is.
 pub async fn change_password(
     state: &AppState,
     scope: &Scope,
     current: &str,
     new: &str,
     client: &ClientInfo,
-) -> Result<Tokens, ApiError> {
+    keep_signed_in: bool,
+) -> Result<Option<Tokens>, ApiError> {
     let hash = state.store.own_password_hash(scope).await?;
     if current.len() > domain::password::MAX_BYTES || !state.hasher.verify(current, &hash).await {
         return Err(ApiError::field(
@@ -249,16 +268,19 @@ pub async fn change_password(
         .await
         .map_err(|_| ApiError::Internal)?;
     state.store.change_own_password(scope, &new_hash).await?;
+    if !keep_signed_in {
+        return Ok(None);
+    }
     let grant = state
         .store
         .create_session(
             scope.org_id(),
             scope.user_id(),
-            &client.user_agent,
-            &client.ip,
+            &client.origin(),
+            "password_change",
         )
         .await?;
-    issue(state, &grant)
+    issue(state, &grant).map(Some)
 }
 
 /// Sign the access and refresh tokens of a session.

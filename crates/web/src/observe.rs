@@ -12,7 +12,15 @@ use crate::AppState;
 
 const REQUEST_ID: &str = "x-request-id";
 
-pub(crate) async fn observe(State(state): State<AppState>, req: Request, next: Next) -> Response {
+/// The request's id, as a request extension (for the audit log).
+#[derive(Clone, Debug)]
+pub(crate) struct RequestId(pub String);
+
+pub(crate) async fn observe(
+    State(state): State<AppState>,
+    mut req: Request,
+    next: Next,
+) -> Response {
     let request_id = req
         .headers()
         .get(REQUEST_ID)
@@ -24,6 +32,7 @@ pub(crate) async fn observe(State(state): State<AppState>, req: Request, next: N
         })
         .map(str::to_owned)
         .unwrap_or_else(|| uuid::Uuid::new_v4().simple().to_string());
+    req.extensions_mut().insert(RequestId(request_id.clone()));
     let route = req
         .extensions()
         .get::<MatchedPath>()

@@ -2,6 +2,7 @@
 //! loopback port against a fresh database, on SQLite and (when reachable, and always
 //! under CI=true) on PostgreSQL.
 
+mod audit;
 mod auth;
 mod bad_input;
 mod csrf;

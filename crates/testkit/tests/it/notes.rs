@@ -203,6 +203,16 @@ async fn a_sealed_body_moved_to_another_row_does_not_open() {
     assert_eq!(r.status(), 500);
     let text = r.text().await.expect("text");
     assert!(!text.contains("secret about r1"), "{text}");
+    // The failure is audited once, naming the row (KEY-04).
+    let audited: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM audit_events WHERE action = 'sealed.open_failed' AND target_id = $1 AND actor_id = $2",
+    )
+    .bind(&b)
+    .bind(&f.m1.id)
+    .fetch_one(pool)
+    .await
+    .expect("audit");
+    assert_eq!(audited, 1);
     // The original still opens where it belongs.
     assert_eq!(
         app.get(&f.m1.token, &format!("/api/v1/notes/{a}"))

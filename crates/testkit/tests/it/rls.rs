@@ -13,11 +13,15 @@ const TENANT_TABLES: &[&str] = &[
     "invitations",
     "outbox_emails",
     "notes",
+    "audit_events",
 ];
 const GLOBAL_TABLES: &[&str] = &[
     "user_logins",
     "login_attempts",
     "rate_limits",
+    // The head (seq and hash) of each audit chain: counters and hashes, no tenant data;
+    // global so the retention job can find every chain.
+    "audit_heads",
     "_sqlx_migrations",
 ];
 

@@ -107,9 +107,10 @@ pub struct RefreshBody {
     responses((status = 200, body = TokenView), (status = 401, body = Problem)))]
 pub(super) async fn refresh(
     State(state): State<AppState>,
+    client: ClientInfo,
     ApiJson(body): ApiJson<RefreshBody>,
 ) -> Result<axum::Json<TokenView>, ApiError> {
-    let tokens = flows::refresh(&state, &body.refresh_token).await?;
+    let tokens = flows::refresh(&state, &body.refresh_token, &client).await?;
     Ok(axum::Json(TokenView::from(&tokens)))
 }
 

@@ -58,25 +58,17 @@ pub(super) async fn change_password(
         &body.current_password,
         &body.new_password,
         &client,
+        viewer.via_cookie,
     )
     .await?;
-    if viewer.via_cookie {
+    match tokens {
         // The browser keeps a fresh session; every other session is gone.
-        return Ok(super::auth::with_session_cookie(
+        Some(tokens) => Ok(super::auth::with_session_cookie(
             &state,
             &tokens,
             StatusCode::NO_CONTENT.into_response(),
-        ));
+        )),
+        // API callers get no new session.
+        None => Ok(StatusCode::NO_CONTENT.into_response()),
     }
-    // API callers get no new session: revoke the one just opened for them.
-    let claims = state
-        .keys
-        .verify(&tokens.access_token, vault::Purpose::Access)
-        .map_err(|_| ApiError::Internal)?;
-    let scope = state
-        .store
-        .authenticate(&claims.org, &claims.sub, &claims.sid, None)
-        .await?;
-    state.store.logout(&scope).await?;
-    Ok(StatusCode::NO_CONTENT.into_response())
 }

@@ -2,6 +2,7 @@
 //! and the router is built from those annotations, so the document and the routes
 //! cannot drift apart.
 
+mod audit;
 pub(crate) mod auth;
 pub(crate) mod invitations;
 mod me;
@@ -36,6 +37,7 @@ use crate::AppState;
         (name = "invitations", description = "Inviting people"),
         (name = "sessions", description = "Your login sessions"),
         (name = "notes", description = "Coaching notes (sealed at rest)"),
+        (name = "audit", description = "The organization's audit log"),
     )
 )]
 struct ApiDoc;
@@ -76,7 +78,8 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(notes::show))
         .routes(routes!(notes::about))
         .routes(routes!(sessions::index))
-        .routes(routes!(sessions::revoke));
+        .routes(routes!(sessions::revoke))
+        .routes(routes!(audit::index));
     let router = OpenApiRouter::with_openapi(ApiDoc::openapi()).nest("/api/v1", api);
     let doc = router.get_openapi().clone();
     router.route(

@@ -52,8 +52,10 @@ pub(crate) type PageResult = Result<Response, PageError>;
 pub(crate) struct Chrome {
     pub(crate) user_name: String,
     pub(crate) csrf: String,
-    /// One of `dashboard`, `teams`, `settings`, `security`.
+    /// One of `dashboard`, `teams`, `settings`, `security`, `audit`.
     pub(crate) section: &'static str,
+    /// Executives and admins read the audit log.
+    pub(crate) show_audit: bool,
 }
 
 impl Chrome {
@@ -62,6 +64,7 @@ impl Chrome {
             user_name: scope.name().to_owned(),
             csrf: session_token(state, &scope.session_id().to_string()),
             section,
+            show_audit: scope.sees_everyone(),
         }
     }
 }

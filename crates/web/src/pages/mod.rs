@@ -64,6 +64,8 @@ page_routes! {
     POST "/settings/members/{id}/remove" => settings::members::remove;
     POST "/settings/teams" => settings::teams::create;
     POST "/settings/invitations" => settings::invitations::create;
+    GET "/settings/audit" => settings::audit::index;
+    GET "/settings/audit.csv" => settings::audit::csv;
     GET "/settings/security" => security::index;
     POST "/settings/security/sessions/{id}/revoke" => security::revoke_session;
     POST "/settings/security/password" => security::change_password;

@@ -130,10 +130,12 @@ pub(super) async fn change_password(
         &form.current_password,
         &form.new_password,
         &client,
+        true,
     )
     .await
     {
-        Ok(tokens) => Ok(with_cookies(
+        Ok(None) => Err(ApiError::Internal.into()),
+        Ok(Some(tokens)) => Ok(with_cookies(
             see_other("/settings/security?done=password_changed"),
             &[session_cookie(&state, &tokens)],
         )),

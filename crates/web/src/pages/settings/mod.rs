@@ -6,6 +6,7 @@
 //! renders, so the token never lands in a redirect URL, a history entry or a log.
 //! Failed forms re-render the page with their errors and a 4xx status.
 
+pub(super) mod audit;
 pub(super) mod invitations;
 pub(super) mod members;
 pub(super) mod teams;
