@@ -13,6 +13,8 @@ pub mod cli;
 pub mod config;
 pub mod demo;
 mod error;
+pub mod gsm;
+pub mod keysource;
 pub mod server;
 pub mod telemetry;
 
@@ -22,6 +24,7 @@ pub use error::{EXIT_FAILURE, EXIT_USAGE, Error};
 
 /// Load the configuration, start logging and run the command.
 pub async fn run(cli: Cli) -> Result<(), Error> {
+    web::tls::install_crypto_provider();
     if !cli.command.needs_config() {
         return execute(&Config::default(), cli.command).await;
     }
@@ -72,7 +75,11 @@ pub async fn execute(config: &Config, command: Command) -> Result<(), Error> {
 
 /// `pitchside keys status`.
 async fn keys_status(config: &Config) -> Result<(), Error> {
-    let keys = std::sync::Arc::new(server::sealing_keys(|var| std::env::var(var).ok())?);
+    let keys = std::sync::Arc::new(
+        keysource::KeySources::from_lookup(|var| std::env::var(var).ok())?
+            .load()
+            .await?,
+    );
     let store = server::connect(config.store_options()?)
         .await?
         .with_keys(keys.clone());
@@ -108,7 +115,11 @@ async fn keys_reencrypt(config: &Config, domain: &str, batch: u32) -> Result<(),
             "unknown domain {domain:?}: use crm_tokens, coaching_notes, ai_insights or transcripts"
         ))
     })?;
-    let keys = std::sync::Arc::new(server::sealing_keys(|var| std::env::var(var).ok())?);
+    let keys = std::sync::Arc::new(
+        keysource::KeySources::from_lookup(|var| std::env::var(var).ok())?
+            .load()
+            .await?,
+    );
     let store = server::connect(config.store_options()?)
         .await?
         .with_keys(keys);

@@ -11,7 +11,6 @@ use store::{Clock, Store, StoreOptions};
 use tokio::net::TcpListener;
 use vault::PasswordHasher;
 use vault::password::PRODUCTION_COST;
-use vault::sealed::Keys;
 use web::AppState;
 
 use crate::Error;
@@ -35,7 +34,22 @@ pub fn production_hasher() -> PasswordHasher {
 /// `pitchside serve`.
 pub async fn serve(config: &Config) -> Result<(), Error> {
     let settings = config.for_serve()?;
-    let keys = sealing_keys(|var| std::env::var(var).ok())?;
+    let sources = Arc::new(crate::keysource::KeySources::from_lookup(|var| {
+        std::env::var(var).ok()
+    })?);
+    let keys = sources.load().await?;
+    let tls = match &settings.tls {
+        Some(files) => Some(
+            web::tls::server_config(&files.cert, &files.key).map_err(|e| {
+                Error::invalid(format!(
+                    "{} / {}: {e}",
+                    crate::config::TLS_CERT,
+                    crate::config::TLS_KEY
+                ))
+            })?,
+        ),
+        None => None,
+    };
     let store = connect_and_migrate(settings.store)
         .await?
         .with_keys(Arc::new(keys));
@@ -48,36 +62,49 @@ pub async fn serve(config: &Config) -> Result<(), Error> {
     tracing::info!(
         %addr,
         public_url = %settings.web.public_url,
+        tls = tls.is_some(),
         bcrypt_cost = PRODUCTION_COST,
         "pitchside is serving"
     );
+    let redirect = match settings.http_redirect_bind {
+        Some(bind) => {
+            let listener = TcpListener::bind(bind).await.with_context(|| {
+                format!(
+                    "failed to listen on {bind} (set by {})",
+                    crate::config::HTTP_REDIRECT_BIND
+                )
+            })?;
+            tracing::info!(addr = %bind, "redirecting plain http to the public URL");
+            Some(tokio::spawn(web::tls::serve_redirect(
+                listener,
+                settings.web.public_url.clone(),
+                shutdown_signal(),
+            )))
+        }
+        None => None,
+    };
+    let reloader = sources
+        .reloadable()
+        .then(|| crate::keysource::spawn_reloader(sources.clone(), store.clone()));
     let state = AppState::new(
         store.clone(),
         production_hasher(),
         settings.keys,
         settings.web,
     );
-    serve_until_shutdown(listener, state).await?;
+    match tls {
+        Some(tls) => serve_until_shutdown_tls(listener, tls, state).await?,
+        None => serve_until_shutdown(listener, state).await?,
+    }
+    if let Some(redirect) = redirect {
+        redirect.abort();
+    }
+    if let Some(reloader) = reloader {
+        reloader.abort();
+    }
     store.close().await;
     tracing::info!("pitchside stopped");
     Ok(())
-}
-
-/// The sealing key rings from `PITCHSIDE_KEYS_<DOMAIN>`. `serve` needs every domain:
-/// a missing or malformed ring is a configuration error naming the variable.
-pub fn sealing_keys(lookup: impl Fn(&str) -> Option<String>) -> Result<Keys, Error> {
-    let keys = Keys::from_lookup(lookup)
-        .map_err(|e| Error::invalid(format!("{}: {e}", e.domain.env_var())))?;
-    let missing = keys.missing();
-    if !missing.is_empty() {
-        let vars: Vec<String> = missing.iter().map(|d| d.env_var()).collect();
-        return Err(Error::invalid(format!(
-            "missing sealing keys: set {} (comma-separated Fernet keys, primary first; \
-             generate one with `pitchside keys generate`)",
-            vars.join(", ")
-        )));
-    }
-    Ok(keys)
 }
 
 /// `pitchside migrate`.
@@ -145,7 +172,27 @@ pub async fn serve_until_shutdown(listener: TcpListener, state: AppState) -> any
     served
 }
 
+/// [`serve_until_shutdown`], terminating TLS.
+pub async fn serve_until_shutdown_tls(
+    listener: TcpListener,
+    tls: Arc<web::tls::RustlsConfig>,
+    state: AppState,
+) -> anyhow::Result<()> {
+    let jobs = spawn_jobs(state.store.clone());
+    let served = serve_requests_with(listener, state, Some(tls)).await;
+    jobs.abort();
+    served
+}
+
 async fn serve_requests(listener: TcpListener, state: AppState) -> anyhow::Result<()> {
+    serve_requests_with(listener, state, None).await
+}
+
+async fn serve_requests_with(
+    listener: TcpListener,
+    state: AppState,
+    tls: Option<Arc<web::tls::RustlsConfig>>,
+) -> anyhow::Result<()> {
     let (stopping_tx, mut stopping_rx) = tokio::sync::watch::channel(false);
     let shutdown = async move {
         shutdown_signal().await;
@@ -159,7 +206,12 @@ async fn serve_requests(listener: TcpListener, state: AppState) -> anyhow::Resul
         tokio::time::sleep(SHUTDOWN_GRACE).await;
     };
     tokio::select! {
-        served = web::serve(listener, state, shutdown) => served.context("the server failed"),
+        served = async move {
+            match tls {
+                Some(tls) => web::tls::serve_tls(listener, tls, state, shutdown).await,
+                None => web::serve(listener, state, shutdown).await,
+            }
+        } => served.context("the server failed"),
         () = deadline => {
             tracing::warn!(grace_secs = SHUTDOWN_GRACE.as_secs(), "requests still running after the grace period; stopping anyway");
             Ok(())

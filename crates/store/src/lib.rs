@@ -118,7 +118,9 @@ impl StoreOptions {
 #[derive(Clone)]
 pub struct Store {
     pool: AnyPool,
-    keys: std::sync::Arc<vault::sealed::Keys>,
+    /// The key rings in use, shared by every clone and swappable while serving
+    /// ([`Store::set_keys`], on reload).
+    keys: std::sync::Arc<std::sync::RwLock<std::sync::Arc<vault::sealed::Keys>>>,
     dialect: Dialect,
     url: String,
     clock: Clock,
@@ -206,14 +208,26 @@ impl Store {
     }
 
     /// Use these key rings for sealed fields.
-    pub fn with_keys(mut self, keys: std::sync::Arc<vault::sealed::Keys>) -> Self {
-        self.keys = keys;
+    pub fn with_keys(self, keys: std::sync::Arc<vault::sealed::Keys>) -> Self {
+        self.set_keys(keys);
         self
     }
 
-    /// The key rings in use.
-    pub fn keys(&self) -> &vault::sealed::Keys {
-        &self.keys
+    /// Swap the key rings for this store and every clone of it (a reload). Operations
+    /// already running finish with the rings they started with.
+    pub fn set_keys(&self, keys: std::sync::Arc<vault::sealed::Keys>) {
+        match self.keys.write() {
+            Ok(mut cell) => *cell = keys,
+            Err(poisoned) => *poisoned.into_inner() = keys,
+        }
+    }
+
+    /// The key rings in use now.
+    pub fn keys(&self) -> std::sync::Arc<vault::sealed::Keys> {
+        match self.keys.read() {
+            Ok(cell) => cell.clone(),
+            Err(poisoned) => poisoned.into_inner().clone(),
+        }
     }
 
     pub fn dialect(&self) -> Dialect {

@@ -90,7 +90,7 @@ impl Store {
         let id = uuid::Uuid::now_v7().to_string();
         let org = scope.org();
         let sealed = self
-            .keys
+            .keys()
             .ring(Domain::CoachingNotes)
             .seal(note_context(&org, &id), new.body.as_bytes())
             .map_err(|e| StoreError::Config(e.to_string()))?;
@@ -217,7 +217,7 @@ impl Store {
         let token: String = row.try_get("body_sealed")?;
         let org = scope.org();
         let body = self
-            .keys
+            .keys()
             .ring(Domain::CoachingNotes)
             .open(note_context(&org, &id), &token)
             .map_err(|_| {

@@ -65,7 +65,8 @@ impl Store {
         domain: Domain,
         batch: u32,
     ) -> Result<ReencryptReport, StoreError> {
-        let ring = self.keys.ring(domain);
+        let keys = self.keys();
+        let ring = keys.ring(domain);
         let primary = ring
             .primary_id()
             .ok_or(StoreError::Config(format!("no keys for {domain}")))?

@@ -14,7 +14,15 @@ const CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self'; img-
     frame-ancestors 'none'";
 
 pub(crate) async fn apply(State(state): State<AppState>, req: Request, next: Next) -> Response {
-    let mut response = next.run(req).await;
+    // A plain-http request (as a trusted proxy reports it) when the public URL is https:
+    // send it to the same path on the public URL, before anything else runs.
+    let mut response = if state.config.public_scheme() == "https"
+        && crate::tls::known_plain_http(&req, &state.config)
+    {
+        crate::tls::redirect_to(&state.config.public_url, &req)
+    } else {
+        next.run(req).await
+    };
     let h = response.headers_mut();
     h.insert(
         header::CONTENT_SECURITY_POLICY,

@@ -18,6 +18,7 @@ mod observe;
 pub mod pages;
 mod ratelimit;
 mod state;
+pub mod tls;
 
 use std::net::SocketAddr;
 

@@ -257,6 +257,32 @@ impl Layers {
         if let Some(proxies) = self.take(TRUSTED_PROXIES, parse_proxies) {
             c.server.trusted_proxies = proxies;
         }
+        let cert = self.take(TLS_CERT, parse_path);
+        let key = self.take(TLS_KEY, parse_path);
+        match (cert, key) {
+            (Some(cert), Some(key)) => c.server.tls = Some(TlsFiles { cert, key }),
+            (None, None) => {}
+            (Some(_), None) => self.problem(
+                TLS_KEY,
+                format!("{TLS_CERT} is set but {TLS_KEY} is not: set both or neither"),
+            ),
+            (None, Some(_)) => self.problem(
+                TLS_CERT,
+                format!("{TLS_KEY} is set but {TLS_CERT} is not: set both or neither"),
+            ),
+        }
+        if let Some(bind) = self.take(HTTP_REDIRECT_BIND, parse_bind) {
+            if c.server.tls.is_none() {
+                self.problem(
+                    HTTP_REDIRECT_BIND,
+                    format!(
+                        "{HTTP_REDIRECT_BIND} redirects plain http to https, which needs \
+                         {TLS_CERT} and {TLS_KEY}"
+                    ),
+                );
+            }
+            c.server.http_redirect_bind = Some(bind);
+        }
         if let Some(n) = self.take(AUTH_RATE_PER_MINUTE, |s| parse_u32(s, 0, 1_000_000)) {
             c.server.auth_rate_per_minute = n;
         }
@@ -308,6 +334,13 @@ fn parse_bind(s: &str) -> Result<SocketAddr, String> {
             shorten(s)
         )
     })
+}
+
+fn parse_path(s: &str) -> Result<PathBuf, String> {
+    if s.is_empty() || s.chars().any(char::is_control) {
+        return Err("must be a file path".into());
+    }
+    Ok(PathBuf::from(s))
 }
 
 fn parse_role(s: &str) -> Result<Option<String>, String> {

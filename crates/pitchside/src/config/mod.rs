@@ -32,6 +32,9 @@ pub const DATABASE_MAX_CONNECTIONS: &str = "PITCHSIDE_DATABASE_MAX_CONNECTIONS";
 pub const BIND: &str = "PITCHSIDE_BIND";
 pub const PUBLIC_URL: &str = "PITCHSIDE_PUBLIC_URL";
 pub const TRUSTED_PROXIES: &str = "PITCHSIDE_TRUSTED_PROXIES";
+pub const TLS_CERT: &str = "PITCHSIDE_TLS_CERT";
+pub const TLS_KEY: &str = "PITCHSIDE_TLS_KEY";
+pub const HTTP_REDIRECT_BIND: &str = "PITCHSIDE_HTTP_REDIRECT_BIND";
 pub const AUTH_RATE_PER_MINUTE: &str = "PITCHSIDE_AUTH_RATE_PER_MINUTE";
 pub const API_RATE_PER_SECOND: &str = "PITCHSIDE_API_RATE_PER_SECOND";
 pub const LOG_FORMAT: &str = "PITCHSIDE_LOG_FORMAT";
@@ -71,9 +74,16 @@ bind = "127.0.0.1:8080"
 # The URL people use to reach Pitchside, https in production. Required by serve.
 # Env: PITCHSIDE_PUBLIC_URL
 # public_url = "https://pitchside.example.com"
-# Reverse proxies whose X-Forwarded-For is believed. Env: PITCHSIDE_TRUSTED_PROXIES
-# (comma-separated)
+# Reverse proxies whose X-Forwarded-For and X-Forwarded-Proto are believed.
+# Env: PITCHSIDE_TRUSTED_PROXIES (comma-separated)
 trusted_proxies = []
+# Terminate TLS (1.2 and 1.3) on `bind` with this PEM certificate chain and private key;
+# set both or neither. Env: PITCHSIDE_TLS_CERT, PITCHSIDE_TLS_KEY
+# tls_cert = "/etc/pitchside/tls/fullchain.pem"
+# tls_key = "/etc/pitchside/tls/privkey.pem"
+# With TLS on: also listen here for plain http and redirect it (308) to public_url.
+# Env: PITCHSIDE_HTTP_REDIRECT_BIND
+# http_redirect_bind = "0.0.0.0:80"
 # Per-IP limit on login, signup and invitation endpoints, per minute (0 = off).
 # Env: PITCHSIDE_AUTH_RATE_PER_MINUTE
 auth_rate_per_minute = 20
@@ -124,6 +134,18 @@ const SPECS: &[Spec] = &[
     Spec {
         env: TRUSTED_PROXIES,
         key: Some("server.trusted_proxies"),
+    },
+    Spec {
+        env: TLS_CERT,
+        key: Some("server.tls_cert"),
+    },
+    Spec {
+        env: TLS_KEY,
+        key: Some("server.tls_key"),
+    },
+    Spec {
+        env: HTTP_REDIRECT_BIND,
+        key: Some("server.http_redirect_bind"),
     },
     Spec {
         env: AUTH_RATE_PER_MINUTE,
@@ -275,8 +297,19 @@ pub struct ServerConfig {
     /// `scheme://host[:port]`, no trailing slash.
     pub public_url: Option<String>,
     pub trusted_proxies: Vec<IpAddr>,
+    /// PEM certificate chain and private key: `serve` terminates TLS itself.
+    pub tls: Option<TlsFiles>,
+    /// With TLS: a plain-http listener that redirects to the public URL.
+    pub http_redirect_bind: Option<SocketAddr>,
     pub auth_rate_per_minute: u32,
     pub api_rate_per_second: u32,
+}
+
+/// The certificate chain and key `serve` terminates TLS with.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TlsFiles {
+    pub cert: PathBuf,
+    pub key: PathBuf,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -319,6 +352,8 @@ impl Default for Config {
                 bind: SocketAddr::from(([127, 0, 0, 1], 8080)),
                 public_url: None,
                 trusted_proxies: Vec::new(),
+                tls: None,
+                http_redirect_bind: None,
                 auth_rate_per_minute: 20,
                 api_rate_per_second: 100,
             },
@@ -578,6 +613,8 @@ impl Config {
         match (store, public_url, keys) {
             (Ok(store), Ok(public_url), Ok(keys)) => Ok(ServeSettings {
                 bind: self.server.bind,
+                tls: self.server.tls.clone(),
+                http_redirect_bind: self.server.http_redirect_bind,
                 store,
                 keys,
                 web: self.web_config(public_url, CookieMode::Secure),
@@ -591,6 +628,8 @@ impl Config {
 /// (the store and web crates' own `Debug` would print them).
 pub struct ServeSettings {
     pub bind: SocketAddr,
+    pub tls: Option<TlsFiles>,
+    pub http_redirect_bind: Option<SocketAddr>,
     pub store: StoreOptions,
     pub keys: SigningKey,
     pub web: WebConfig,
@@ -600,6 +639,8 @@ impl fmt::Debug for ServeSettings {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("ServeSettings")
             .field("bind", &self.bind)
+            .field("tls", &self.tls)
+            .field("http_redirect_bind", &self.http_redirect_bind)
             .field("database", &DatabaseUrl(self.store.url.clone()))
             .field("max_connections", &self.store.max_connections)
             .field("pg_role", &self.store.pg_role)

@@ -278,3 +278,30 @@ fn log_filter_and_connections_are_checked() {
             .mentions(DATABASE_MAX_CONNECTIONS)
     );
 }
+
+#[test]
+fn tls_needs_both_files_and_the_redirect_listener_needs_tls() {
+    let mut vars = serve_env();
+    vars.push((TLS_CERT, "/etc/pitchside/fullchain.pem"));
+    vars.push((TLS_KEY, "/etc/pitchside/privkey.pem"));
+    vars.push((HTTP_REDIRECT_BIND, "0.0.0.0:80"));
+    let c = env(&vars).expect("valid");
+    let s = c.for_serve().expect("serve settings");
+    assert_eq!(
+        s.tls,
+        Some(TlsFiles {
+            cert: "/etc/pitchside/fullchain.pem".into(),
+            key: "/etc/pitchside/privkey.pem".into(),
+        })
+    );
+    assert_eq!(
+        s.http_redirect_bind,
+        Some("0.0.0.0:80".parse().expect("addr"))
+    );
+
+    let err = env(&[(TLS_CERT, "/etc/pitchside/fullchain.pem")]).expect_err("key missing");
+    assert!(err.mentions(TLS_KEY), "{err}");
+    let err = env(&[(HTTP_REDIRECT_BIND, "0.0.0.0:80")]).expect_err("no tls");
+    assert!(err.mentions(HTTP_REDIRECT_BIND), "{err}");
+    assert!(err.to_string().contains("PITCHSIDE_TLS_CERT"), "{err}");
+}

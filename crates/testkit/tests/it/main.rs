@@ -11,4 +11,5 @@ mod notes;
 mod platform;
 mod rls;
 mod tenancy;
+mod transport;
 mod visibility;
