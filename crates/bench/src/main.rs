@@ -1,5 +1,10 @@
 //! `pitchside-bench BASE_URL [SERVER_PID]`: benchmark a running Pitchside instance.
 //! `pitchside-bench seal`: seal/open throughput of 1 KiB values on one core.
+//! `pitchside-bench notes-seed BASE_URL N`: sign up an organization and write N coaching
+//! notes of 1 KiB through the API; prints `TOKEN SUBJECT_ID`.
+//! `pitchside-bench notes-read BASE_URL TOKEN SUBJECT_ID RATE STOP_FILE`: read pages of 50
+//! notes at RATE requests/s until STOP_FILE exists; prints the latencies (used while
+//! `pitchside keys reencrypt` runs, see scripts/bench-reencrypt.sh).
 //!
 //! Seeds an organization with 60 members through the public API, then measures:
 //! 1. `/healthz`, closed loop (the server's own ceiling);
@@ -31,6 +36,21 @@ async fn main() -> Result<()> {
     if base == "seal" {
         seal_throughput();
         return Ok(());
+    }
+    if base == "notes-seed" {
+        let base = args.next().context("BASE_URL")?;
+        let n: usize = args.next().context("N")?.parse().context("N")?;
+        return notes_seed(&base, n).await;
+    }
+    if base == "notes-read" {
+        let (base, token, subject, rate, stop) = (
+            args.next().context("BASE_URL")?,
+            args.next().context("TOKEN")?,
+            args.next().context("SUBJECT_ID")?,
+            args.next().context("RATE")?.parse::<u64>().context("RATE")?,
+            args.next().context("STOP_FILE")?,
+        );
+        return notes_read(&base, &token, &subject, rate, &stop).await;
     }
     let pid = args.next();
     let client = reqwest::Client::builder()
@@ -220,6 +240,94 @@ async fn collect(
     run.elapsed = start.elapsed();
     run.latencies.sort();
     run
+}
+
+/// Write `n` 1 KiB notes about the signed-up admin, 32 at a time.
+async fn notes_seed(base: &str, n: usize) -> Result<()> {
+    let client = reqwest::Client::builder()
+        .pool_max_idle_per_host(64)
+        .timeout(Duration::from_secs(60))
+        .build()?;
+    let r = client
+        .post(format!("{base}/api/v1/auth/signup"))
+        .json(&json!({"organization_name": "Notes Co", "name": "Nora Notes",
+            "email": format!("nora{}@bench.example", std::process::id()), "password": PASSWORD,
+            "confirm_over_18": true}))
+        .send()
+        .await?;
+    if r.status() != 201 {
+        bail!("signup failed: {} {}", r.status(), r.text().await?);
+    }
+    let body: Value = r.json().await?;
+    let token = body["access_token"].as_str().context("token")?.to_owned();
+    let subject = body["user"]["id"].as_str().context("user id")?.to_owned();
+    let next = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let start = Instant::now();
+    let mut tasks = Vec::new();
+    for _ in 0..32 {
+        let (client, base, token, subject, next) = (
+            client.clone(),
+            base.to_owned(),
+            token.clone(),
+            subject.clone(),
+            next.clone(),
+        );
+        tasks.push(tokio::spawn(async move {
+            loop {
+                let i = next.fetch_add(1, Ordering::Relaxed);
+                if i >= n {
+                    return Ok::<(), anyhow::Error>(());
+                }
+                let body = format!("Note {i}: {}", "call notes, objections, next steps. ".repeat(28));
+                let r = client
+                    .post(format!("{base}/api/v1/notes"))
+                    .bearer_auth(&token)
+                    .json(&json!({"subject_user_id": subject, "body": &body[..1024], "visibility": "shared"}))
+                    .send()
+                    .await?;
+                if r.status() != 201 {
+                    bail!("note {i}: {}", r.status());
+                }
+            }
+        }));
+    }
+    for t in tasks {
+        t.await??;
+    }
+    eprintln!(
+        "wrote {n} notes in {:.1} s ({:.0} notes/s)",
+        start.elapsed().as_secs_f64(),
+        n as f64 / start.elapsed().as_secs_f64()
+    );
+    println!("{token} {subject}");
+    Ok(())
+}
+
+/// Open-loop reads of a 50-note page until `stop` exists (at most 10 minutes).
+async fn notes_read(base: &str, token: &str, subject: &str, rate: u64, stop: &str) -> Result<()> {
+    let client = reqwest::Client::builder()
+        .pool_max_idle_per_host(256)
+        .timeout(Duration::from_secs(30))
+        .build()?;
+    let url = format!("{base}/api/v1/users/{subject}/notes?limit=50");
+    let start = Instant::now();
+    let mut ticker = tokio::time::interval(Duration::from_nanos(1_000_000_000 / rate.max(1)));
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
+    let mut tasks = Vec::new();
+    while !std::path::Path::new(stop).exists() && start.elapsed() < Duration::from_secs(600) {
+        ticker.tick().await;
+        let (client, url, token) = (client.clone(), url.clone(), token.to_owned());
+        tasks.push(tokio::spawn(async move {
+            match one(&client, &url, Some(&token)).await {
+                Some(d) => (vec![d], 0),
+                None => (Vec::new(), 1),
+            }
+        }));
+    }
+    collect(tasks, start)
+        .await
+        .print(&format!("notes page of 50 at {rate} req/s during re-encryption"));
+    Ok(())
 }
 
 /// Log in `rate` times a second (correct password, so bcrypt runs) until stopped.
