@@ -47,7 +47,10 @@ async fn main() -> Result<()> {
             args.next().context("BASE_URL")?,
             args.next().context("TOKEN")?,
             args.next().context("SUBJECT_ID")?,
-            args.next().context("RATE")?.parse::<u64>().context("RATE")?,
+            args.next()
+                .context("RATE")?
+                .parse::<u64>()
+                .context("RATE")?,
             args.next().context("STOP_FILE")?,
         );
         return notes_read(&base, &token, &subject, rate, &stop).await;
@@ -250,9 +253,11 @@ async fn notes_seed(base: &str, n: usize) -> Result<()> {
         .build()?;
     let r = client
         .post(format!("{base}/api/v1/auth/signup"))
-        .json(&json!({"organization_name": "Notes Co", "name": "Nora Notes",
+        .json(
+            &json!({"organization_name": "Notes Co", "name": "Nora Notes",
             "email": format!("nora{}@bench.example", std::process::id()), "password": PASSWORD,
-            "confirm_over_18": true}))
+            "confirm_over_18": true}),
+        )
         .send()
         .await?;
     if r.status() != 201 {
@@ -299,6 +304,7 @@ async fn notes_seed(base: &str, n: usize) -> Result<()> {
         start.elapsed().as_secs_f64(),
         n as f64 / start.elapsed().as_secs_f64()
     );
+    // log-check: allow handing the bench's own throwaway token to the script on stdout
     println!("{token} {subject}");
     Ok(())
 }
@@ -324,9 +330,9 @@ async fn notes_read(base: &str, token: &str, subject: &str, rate: u64, stop: &st
             }
         }));
     }
-    collect(tasks, start)
-        .await
-        .print(&format!("notes page of 50 at {rate} req/s during re-encryption"));
+    collect(tasks, start).await.print(&format!(
+        "notes page of 50 at {rate} req/s during re-encryption"
+    ));
     Ok(())
 }
 

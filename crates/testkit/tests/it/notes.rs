@@ -4,6 +4,7 @@
 use std::collections::BTreeSet;
 
 use serde_json::{Value, json};
+use sqlx::Connection;
 use testkit::{Backend, Fixture, Person, TestApp, backends};
 
 async fn write(
@@ -166,6 +167,72 @@ async fn a_note_marker_never_reaches_the_database_file_or_its_wal() {
         }
     }
     assert!(scanned > 0);
+}
+
+/// The same on PostgreSQL: neither a `pg_dump` of the database nor the server's
+/// write-ahead log holds the marker (the WAL is read when this process may read the
+/// server's data directory, as under CI, which runs as root beside the server).
+#[tokio::test]
+async fn a_note_marker_never_reaches_a_postgres_dump_or_its_wal() {
+    if !backends().contains(&Backend::Postgres) {
+        return;
+    }
+    let app = TestApp::spawn(Backend::Postgres).await;
+    let f = Fixture::seed(&app, "acme").await;
+    let marker = format!("PLAINTEXT-MARKER-{}", uuid::Uuid::new_v4().simple());
+    let r = write(&app, &f.m1, &f.r1, &format!("Coaching: {marker}"), "shared").await;
+    assert_eq!(r.status(), 201);
+    let dump = std::process::Command::new("pg_dump")
+        .arg(app.db_url())
+        .output()
+        .expect("pg_dump");
+    assert!(
+        dump.status.success(),
+        "{}",
+        String::from_utf8_lossy(&dump.stderr)
+    );
+    assert!(dump.stdout.len() > 1000, "a real dump");
+    let has = |bytes: &[u8]| bytes.windows(marker.len()).any(|w| w == marker.as_bytes());
+    assert!(!has(&dump.stdout), "marker in pg_dump");
+    assert!(
+        String::from_utf8_lossy(&dump.stdout).contains("gAAAAA"),
+        "the dump holds the Fernet token instead"
+    );
+    let mut conn = sqlx::PgConnection::connect(app.db_url())
+        .await
+        .expect("connect");
+    sqlx::query("CHECKPOINT")
+        .execute(&mut conn)
+        .await
+        .expect("checkpoint");
+    let data: String = sqlx::query_scalar("SHOW data_directory")
+        .fetch_one(&mut conn)
+        .await
+        .expect("data dir");
+    let wal = std::path::Path::new(&data).join("pg_wal");
+    match std::fs::read_dir(&wal) {
+        Ok(entries) => {
+            let mut scanned = 0;
+            for entry in entries.flatten() {
+                if entry.file_type().map(|t| t.is_file()).unwrap_or(false)
+                    && let Ok(bytes) = std::fs::read(entry.path())
+                {
+                    scanned += bytes.len();
+                    assert!(!has(&bytes), "marker in {}", entry.path().display());
+                }
+            }
+            assert!(scanned > 0, "read the WAL");
+        }
+        Err(e) => {
+            assert_ne!(
+                std::env::var("CI").as_deref(),
+                Ok("true"),
+                "CI must read the WAL at {}: {e}",
+                wal.display()
+            );
+            eprintln!("cannot read {} ({e}); WAL not scanned", wal.display());
+        }
+    }
 }
 
 #[tokio::test]
