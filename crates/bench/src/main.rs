@@ -29,6 +29,8 @@ const CONNECTIONS: usize = 32;
 
 #[tokio::main]
 async fn main() -> Result<()> {
+    // Built together with the binary, reqwest has rustls without a default provider.
+    let _ = tokio_rustls::rustls::crypto::ring::default_provider().install_default();
     let mut args = std::env::args().skip(1);
     let base = args
         .next()

@@ -316,6 +316,9 @@ impl TestApp {
             })
             .await;
         });
+        // When the workspace builds with reqwest's rustls (the binary's outgoing HTTPS),
+        // every client needs the process's crypto provider.
+        web::tls::install_crypto_provider();
         let http = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
             .build()
