@@ -190,6 +190,26 @@ pub fn fingerprint(keys: &Keys) -> BTreeMap<Domain, Vec<String>> {
         .collect()
 }
 
+/// The key ids of every ring as an audit detail (ids only, never keys).
+fn detail(keys: &Keys) -> serde_json::Value {
+    serde_json::Value::Object(
+        fingerprint(keys)
+            .iter()
+            .map(|(d, ids)| (d.as_str().to_owned(), serde_json::json!(ids)))
+            .collect(),
+    )
+}
+
+/// Record, in the system chain, which keys an instance starts with: with
+/// `keys.reloaded`, the audit trail of when each key came into (and out of) use.
+pub async fn record_start(store: &Store) -> Result<(), Error> {
+    store
+        .audit_operator(None, "keys.loaded", detail(&store.keys()))
+        .await
+        .map_err(anyhow::Error::from)?;
+    Ok(())
+}
+
 /// Load the rings again and, if they changed, put them in use. Returns whether they
 /// changed; an error leaves the rings in use untouched.
 pub async fn reload(sources: &KeySources, store: &Store) -> Result<bool, Error> {
@@ -199,14 +219,11 @@ pub async fn reload(sources: &KeySources, store: &Store) -> Result<bool, Error> 
     if before == after {
         return Ok(false);
     }
+    let detail = detail(&keys);
     store.set_keys(Arc::new(keys));
-    let detail: serde_json::Map<String, serde_json::Value> = after
-        .iter()
-        .map(|(d, ids)| (d.as_str().to_owned(), serde_json::json!(ids)))
-        .collect();
-    tracing::info!(key_ids = %serde_json::Value::Object(detail.clone()), "sealing keys reloaded");
+    tracing::info!(key_ids = %detail, "sealing keys reloaded");
     store
-        .audit_operator(None, "keys.reloaded", serde_json::Value::Object(detail))
+        .audit_operator(None, "keys.reloaded", detail)
         .await
         .map_err(anyhow::Error::from)?;
     Ok(true)

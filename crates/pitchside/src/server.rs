@@ -83,6 +83,7 @@ pub async fn serve(config: &Config) -> Result<(), Error> {
         }
         None => None,
     };
+    crate::keysource::record_start(&store).await?;
     let reloader = sources
         .reloadable()
         .then(|| crate::keysource::spawn_reloader(sources.clone(), store.clone()));

@@ -465,6 +465,20 @@ async fn serve_reloads_the_key_file_on_sighup() {
     let _ = child.kill();
     let _ = child.wait();
     let detail = detail.expect("a reload was recorded after SIGHUP");
+    let loaded: Vec<String> =
+        sqlx::query_scalar("SELECT detail FROM audit_events WHERE action = 'keys.loaded'")
+            .fetch_all(store.raw_pool_for_tests())
+            .await
+            .expect("audit");
+    assert_eq!(loaded.len(), 1, "the start is recorded with its key ids");
+    assert!(
+        loaded[0].contains(
+            vault::sealed::KeyRing::parse(Domain::CoachingNotes, &notes)
+                .expect("ring")
+                .primary_id()
+                .expect("id")
+        )
+    );
     let new_primary = vault::sealed::KeyRing::parse(Domain::CoachingNotes, &rotated).expect("ring");
     let new_primary = new_primary.primary_id().expect("primary");
     assert!(detail.contains(new_primary), "{detail}");
