@@ -285,7 +285,7 @@ async fn notes_seed(base: &str, n: usize) -> Result<()> {
                 if i >= n {
                     return Ok::<(), anyhow::Error>(());
                 }
-                let body = format!("Note {i}: {}", "call notes, objections, next steps. ".repeat(28));
+                let body = format!("Note {i}: {}", "call notes, objections, next steps. ".repeat(30));
                 let r = client
                     .post(format!("{base}/api/v1/notes"))
                     .bearer_auth(&token)

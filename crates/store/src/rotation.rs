@@ -78,24 +78,25 @@ impl Store {
                     continue;
                 }
                 let key_column = key_column(column);
-                // Rows that failed to open are remembered so a pass ends.
-                let mut unreadable: Vec<String> = Vec::new();
+                // Keyset pagination: each batch starts after the last id seen, so a pass
+                // reads every row once and rows that fail to open are simply passed by.
+                let mut after = String::new();
                 loop {
                     let mut tx = self.org_tx(&org).await?;
                     let sql = format!(
-                        "SELECT id, {column} AS token FROM {table} WHERE org_id = $1 AND {key_column} <> $2 ORDER BY id LIMIT $3"
+                        "SELECT id, {column} AS token FROM {table} \
+                         WHERE org_id = $1 AND {key_column} <> $2 AND id > $3 ORDER BY id LIMIT $4"
                     );
                     let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
                         .bind(org.clone())
                         .bind(primary.clone())
-                        .bind(i64::from(batch) + unreadable.len() as i64)
+                        .bind(after.clone())
+                        .bind(i64::from(batch))
                         .fetch_all(&mut *tx)
                         .await?;
                     for row in &rows {
                         let id: String = row.try_get("id")?;
-                        if unreadable.contains(&id) {
-                            continue;
-                        }
+                        after.clone_from(&id);
                         let token: String = row.try_get("token")?;
                         let context = SealContext {
                             org: &org,
@@ -106,9 +107,10 @@ impl Store {
                         let Ok(sealed) = ring.reseal(context, &token) else {
                             tracing::error!(table, row = %id, "a sealed value did not open during re-encryption");
                             report.unreadable += 1;
-                            unreadable.push(id);
                             continue;
                         };
+                        // Optimistic: a token changed since it was read (a concurrent edit
+                        // or another instance re-encrypting) is left alone, counted as raced.
                         let sql = format!(
                             "UPDATE {table} SET {column} = $1, {key_column} = $2 WHERE org_id = $3 AND id = $4 AND {column} = $5"
                         );
@@ -127,9 +129,7 @@ impl Store {
                         }
                     }
                     tx.commit().await?;
-                    // Unreadable rows stay in the result set; once nothing else is, the
-                    // pass is over.
-                    if rows.is_empty() || rows.len() <= unreadable.len() {
+                    if rows.len() < batch as usize {
                         break;
                     }
                 }

@@ -521,3 +521,56 @@ async fn rotating_the_notes_key_under_load_loses_nothing() {
         assert!((0..30).all(|i| bodies.contains(&format!("during rotation {i}"))));
     }
 }
+
+#[tokio::test]
+async fn two_instances_re_encrypting_at_once_share_the_work_without_loss() {
+    use vault::sealed::{Domain, generate_fernet_key};
+    for backend in backends() {
+        let app = TestApp::spawn(backend).await;
+        let f = Fixture::seed(&app, "acme").await;
+        let k1 = app.key_text(Domain::CoachingNotes).to_owned();
+        for i in 0..60 {
+            let r = write(&app, &f.m1, &f.r2, &format!("note {i}"), "shared").await;
+            assert_eq!(r.status(), 201);
+        }
+        let k2 = generate_fernet_key();
+        let a = app
+            .another_instance_with_sealing_keys(rings(&app, &[&k2, &k1]))
+            .await;
+        let b = app
+            .another_instance_with_sealing_keys(rings(&app, &[&k2, &k1]))
+            .await;
+        let (ra, rb) = tokio::join!(
+            a.store().reencrypt(Domain::CoachingNotes, 5),
+            b.store().reencrypt(Domain::CoachingNotes, 5)
+        );
+        let (ra, rb) = (ra.expect("a"), rb.expect("b"));
+        assert_eq!(ra.unreadable + rb.unreadable, 0);
+        assert_eq!(
+            ra.reencrypted + rb.reencrypted,
+            60,
+            "each value re-encrypted exactly once: {ra:?} {rb:?}"
+        );
+        let counts = a
+            .store()
+            .sealed_key_counts(Domain::CoachingNotes)
+            .await
+            .expect("counts");
+        assert_eq!(counts.values().sum::<u64>(), 60);
+        assert_eq!(counts.len(), 1, "only K2 is left: {counts:?}");
+        let retired = app
+            .another_instance_with_sealing_keys(rings(&app, &[&k2]))
+            .await;
+        let m1 = retired.login(&f.m1.email, testkit::PASSWORD).await;
+        let page: Value = retired
+            .get(
+                &m1.access_token,
+                &format!("/api/v1/users/{}/notes?limit=200", f.r2.id),
+            )
+            .await
+            .json()
+            .await
+            .expect("json");
+        assert_eq!(page["items"].as_array().expect("items").len(), 60);
+    }
+}
