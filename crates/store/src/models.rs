@@ -67,6 +67,47 @@ impl User {
     pub(crate) const COLUMNS: &'static str = "u.id, u.org_id, u.name, u.email, u.seat, u.team_id, \
         u.manager_id, u.is_admin, u.disabled_at, u.created_at, u.updated_at";
 
+    /// Users from a JSON array of `[id, org_id, name, email, seat, team_id, manager_id,
+    /// is_admin, disabled_at, created_at, updated_at]` arrays (an aggregated page).
+    pub(crate) fn from_json_page(json: &str) -> Result<Vec<Self>, StoreError> {
+        type Tuple = (
+            String,
+            String,
+            String,
+            String,
+            String,
+            Option<String>,
+            Option<String>,
+            i64,
+            Option<i64>,
+            i64,
+            i64,
+        );
+        let rows: Vec<Tuple> = serde_json::from_str(json)
+            .map_err(|e| StoreError::Corrupt(format!("a page of users: {e}")))?;
+        fn id<T: FromStr>(text: &str) -> Result<T, StoreError> {
+            text.parse()
+                .map_err(|_| StoreError::Corrupt(format!("not an id: {text:?}")))
+        }
+        rows.into_iter()
+            .map(|r| {
+                Ok(Self {
+                    id: id(&r.0)?,
+                    org_id: id(&r.1)?,
+                    name: r.2,
+                    email: r.3,
+                    seat: id(&r.4)?,
+                    team_id: r.5.as_deref().map(id).transpose()?,
+                    manager_id: r.6.as_deref().map(id).transpose()?,
+                    is_admin: r.7 != 0,
+                    disabled: r.8.is_some(),
+                    created_at: r.9,
+                    updated_at: r.10,
+                })
+            })
+            .collect()
+    }
+
     pub(crate) fn from_row(row: &AnyRow) -> Result<Self, StoreError> {
         let is_admin: i64 = row.try_get("is_admin")?;
         let disabled_at: Option<i64> = row.try_get("disabled_at")?;
