@@ -8,26 +8,12 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 which="${1:-both}"
 n="${2:-100000}"
-# Built one at a time: together, cargo would unify features and hand the load
-# generator the binary's HTTPS client stack, which it does not need.
-cargo build --release -p pitchside
-cargo build --release -p pitchside-bench
-bin=target/release/pitchside
-bench=target/release/pitchside-bench
-work=$(mktemp -d)
-trap 'kill "${server:-0}" 2>/dev/null || true; rm -rf "$work"' EXIT
-export PITCHSIDE_JWT_SECRET
-PITCHSIDE_JWT_SECRET=$(head -c 32 /dev/urandom | base64)
-export PITCHSIDE_PUBLIC_URL=http://127.0.0.1:18081
-export PITCHSIDE_BIND=127.0.0.1:18081
-export PITCHSIDE_AUTH_RATE_PER_MINUTE=0
-export PITCHSIDE_API_RATE_PER_SECOND=0
-export PITCHSIDE_LOG=warn
-key() { head -c 32 /dev/urandom | base64 | tr '+/' '-_'; }
-for domain in CRM_TOKENS AI_INSIGHTS TRANSCRIPTS; do export "PITCHSIDE_KEYS_$domain=$(key)"; done
+BENCH_PORT=18081
+# shellcheck source=scripts/bench-common.sh
+source scripts/bench-common.sh
+unset PITCHSIDE_KEYS_COACHING_NOTES
 k1=$(key)
 k2=$(key)
-admin_url="${PITCHSIDE_TEST_POSTGRES_URL:-postgres://postgres@127.0.0.1:5432/postgres}"
 
 start_server() {
     "$bin" serve >>"$work/server.log" 2>&1 &

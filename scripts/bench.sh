@@ -5,25 +5,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 which="${1:-both}"
-# Built one at a time: together, cargo would unify features and hand the load
-# generator the binary's HTTPS client stack, which it does not need.
-cargo build --release -p pitchside
-cargo build --release -p pitchside-bench
-bin=target/release/pitchside
-bench=target/release/pitchside-bench
-work=$(mktemp -d)
-trap 'kill "${server:-0}" 2>/dev/null || true; rm -rf "$work"' EXIT
-export PITCHSIDE_JWT_SECRET
-PITCHSIDE_JWT_SECRET=$(head -c 32 /dev/urandom | base64)
-export PITCHSIDE_PUBLIC_URL=http://127.0.0.1:18080
-export PITCHSIDE_BIND=127.0.0.1:18080
-export PITCHSIDE_AUTH_RATE_PER_MINUTE=0
-export PITCHSIDE_API_RATE_PER_SECOND=0
-export PITCHSIDE_LOG=warn
-for domain in CRM_TOKENS COACHING_NOTES AI_INSIGHTS TRANSCRIPTS; do
-    export "PITCHSIDE_KEYS_$domain=$(head -c 32 /dev/urandom | base64 | tr '+/' '-_')"
-done
-admin_url="${PITCHSIDE_TEST_POSTGRES_URL:-postgres://postgres@127.0.0.1:5432/postgres}"
+# shellcheck source=scripts/bench-common.sh
+source scripts/bench-common.sh
 
 run() {
     local name=$1 url=$2
