@@ -1,6 +1,7 @@
 //! Pure types and rules of Pitchside: identifiers, seats, validated input and the
 //! visibility rules that decide which people a viewer may see. No I/O lives here.
 
+pub mod crm;
 pub mod ids;
 pub mod input;
 pub mod password;

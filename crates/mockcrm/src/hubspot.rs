@@ -1,0 +1,1 @@
+//! The hubspot mock: to be written.

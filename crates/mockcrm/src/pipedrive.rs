@@ -1,0 +1,1 @@
+//! The pipedrive mock: to be written.

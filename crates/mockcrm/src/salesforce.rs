@@ -1,0 +1,1 @@
+//! The salesforce mock: to be written.
