@@ -173,7 +173,7 @@ pub enum KeysCommand {
     /// Re-encrypt every value of a domain under its primary key, in batches. Safe while
     /// the app serves traffic and on several instances at once; run it again to resume.
     Reencrypt {
-        /// crm_tokens, coaching_notes, ai_insights or transcripts.
+        /// crm_tokens, crm_records, coaching_notes, ai_insights or transcripts.
         domain: String,
         /// Rows per transaction.
         #[arg(long, default_value_t = 500)]

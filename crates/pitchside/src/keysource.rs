@@ -107,7 +107,7 @@ impl KeySources {
         self.file.is_some() || self.gsm.is_some()
     }
 
-    /// Load every ring from its source; all four must be present.
+    /// Load every ring from its source; every domain must be present.
     pub async fn load(&self) -> Result<Keys, Error> {
         let mut texts: BTreeMap<Domain, (String, String)> = self
             .env

@@ -112,7 +112,7 @@ async fn keys_status(config: &Config) -> Result<(), Error> {
 async fn keys_reencrypt(config: &Config, domain: &str, batch: u32) -> Result<(), Error> {
     let domain = vault::sealed::Domain::parse(domain).ok_or_else(|| {
         Error::invalid(format!(
-            "unknown domain {domain:?}: use crm_tokens, coaching_notes, ai_insights or transcripts"
+            "unknown domain {domain:?}: use crm_tokens, crm_records, coaching_notes, ai_insights or transcripts"
         ))
     })?;
     let keys = std::sync::Arc::new(

@@ -194,6 +194,7 @@ async fn an_operator_creates_an_org_and_users_resets_a_password_and_revokes_sess
     let key = vault::sealed::generate_fernet_key();
     let vars = [
         "PITCHSIDE_KEYS_CRM_TOKENS",
+        "PITCHSIDE_KEYS_CRM_RECORDS",
         "PITCHSIDE_KEYS_COACHING_NOTES",
         "PITCHSIDE_KEYS_AI_INSIGHTS",
         "PITCHSIDE_KEYS_TRANSCRIPTS",

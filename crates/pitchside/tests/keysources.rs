@@ -230,7 +230,7 @@ async fn rings_come_from_the_environment_a_key_file_and_secret_manager_and_reloa
     let (private, public) = rsa_pair(&dir);
     let (mock, base) = mock(public).await;
     let creds = credentials(&dir, &private);
-    let [crm, notes, ai, transcripts] = std::array::from_fn(|_| generate_fernet_key());
+    let [crm, records, notes, ai, transcripts] = std::array::from_fn(|_| generate_fernet_key());
     let file = dir.join("keys.toml");
     std::fs::write(&file, format!("coaching_notes = \"{notes}\"\n")).expect("key file");
     mock.lock().expect("mock").secrets.extend([
@@ -245,6 +245,7 @@ async fn rings_come_from_the_environment_a_key_file_and_secret_manager_and_reloa
     ]);
     let env: BTreeMap<String, String> = [
         ("PITCHSIDE_KEYS_CRM_TOKENS".to_owned(), crm.clone()),
+        ("PITCHSIDE_KEYS_CRM_RECORDS".to_owned(), records.clone()),
         (keysource::KEYS_FILE.to_owned(), file.display().to_string()),
         (
             keysource::gsm_var(Domain::AiInsights),
@@ -266,6 +267,7 @@ async fn rings_come_from_the_environment_a_key_file_and_secret_manager_and_reloa
     let keys = sources.load().await.expect("load");
     for (domain, text) in [
         (Domain::CrmTokens, &crm),
+        (Domain::CrmRecords, &records),
         (Domain::CoachingNotes, &notes),
         (Domain::AiInsights, &ai),
         (Domain::Transcripts, &transcripts),

@@ -23,8 +23,10 @@ macro_rules! user_visible {
 mod audit;
 mod auth;
 mod clock;
+pub mod crm;
 mod error;
 mod invitations;
+mod jobs;
 mod limits;
 mod models;
 mod notes;
@@ -48,6 +50,7 @@ pub use auth::{LoginCandidate, NewSignup, SessionGrant};
 pub use clock::Clock;
 pub use error::StoreError;
 pub use invitations::{AcceptInvitation, NewInvitation};
+pub use jobs::{CRM_SYNC, JobLease};
 pub use models::{Invitation, Org, SessionInfo, Team, User};
 pub use notes::{NewNote, Note, NoteVisibility, SEALED_COLUMNS};
 pub use page::{Cursor, Page, PageRequest};

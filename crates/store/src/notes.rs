@@ -61,8 +61,19 @@ pub struct NewNote {
 
 /// Every sealed column of the schema: (table, column, domain). A test checks that the
 /// schema has no other `*_sealed` column.
-pub const SEALED_COLUMNS: &[(&str, &str, Domain)] =
-    &[("notes", "body_sealed", Domain::CoachingNotes)];
+pub const SEALED_COLUMNS: &[(&str, &str, Domain)] = &[
+    ("notes", "body_sealed", Domain::CoachingNotes),
+    ("crm_tokens", "access_sealed", Domain::CrmTokens),
+    ("crm_tokens", "refresh_sealed", Domain::CrmTokens),
+    ("oauth_states", "verifier_sealed", Domain::CrmTokens),
+    ("crm_owners", "raw_sealed", Domain::CrmRecords),
+    ("crm_pipelines", "raw_sealed", Domain::CrmRecords),
+    ("crm_companies", "raw_sealed", Domain::CrmRecords),
+    ("crm_contacts", "raw_sealed", Domain::CrmRecords),
+    ("crm_deals", "raw_sealed", Domain::CrmRecords),
+    ("crm_activities", "raw_sealed", Domain::CrmRecords),
+    ("crm_activities", "body_sealed", Domain::CrmRecords),
+];
 
 const COLUMNS: &str =
     "n.id, n.author_id, n.subject_user_id, n.visibility, n.body_sealed, n.created_at, n.updated_at";

@@ -24,6 +24,8 @@ use sha2::{Digest, Sha256};
 pub enum Domain {
     /// CRM and calendar OAuth access and refresh tokens.
     CrmTokens,
+    /// Mirrored CRM records: provider payloads, activity bodies and notes.
+    CrmRecords,
     /// Meeting and coaching notes, action items, skill-assessment comments.
     CoachingNotes,
     /// Every AI output: briefs, prep, insights, coach messages.
@@ -33,8 +35,9 @@ pub enum Domain {
 }
 
 impl Domain {
-    pub const ALL: [Domain; 4] = [
+    pub const ALL: [Domain; 5] = [
         Domain::CrmTokens,
+        Domain::CrmRecords,
         Domain::CoachingNotes,
         Domain::AiInsights,
         Domain::Transcripts,
@@ -44,6 +47,7 @@ impl Domain {
     pub fn as_str(self) -> &'static str {
         match self {
             Domain::CrmTokens => "crm_tokens",
+            Domain::CrmRecords => "crm_records",
             Domain::CoachingNotes => "coaching_notes",
             Domain::AiInsights => "ai_insights",
             Domain::Transcripts => "transcripts",
@@ -321,9 +325,13 @@ impl Keys {
 
     /// The ring of `domain` (empty if none is configured).
     pub fn ring(&self, domain: Domain) -> &KeyRing {
-        static EMPTY: [KeyRing; 4] = [
+        static EMPTY: [KeyRing; 5] = [
             KeyRing {
                 domain: Domain::CrmTokens,
+                keys: Vec::new(),
+            },
+            KeyRing {
+                domain: Domain::CrmRecords,
                 keys: Vec::new(),
             },
             KeyRing {
