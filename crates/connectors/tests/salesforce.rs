@@ -456,6 +456,43 @@ async fn worlds_larger_than_a_page_sync_completely_and_resume_after_a_crash() {
 }
 
 #[tokio::test]
+async fn single_currency_orgs_are_read_without_currency_iso_code() {
+    let mock = mockcrm::salesforce::start_org(
+        WorldSpec::small(),
+        MockOptions::default(),
+        mockcrm::salesforce::Org {
+            multi_currency: false,
+        },
+    )
+    .await
+    .expect("mock");
+    let c = connector(&mock);
+    let mut mirror = Mirror::default();
+    mirror.sync_all(&c).await.expect("full");
+    assert_mirrors_world(&mirror, &mock);
+    let Some(RecordData::Deal(d)) = mirror
+        .get(ObjectKind::Deal, &external_id(ObjectKind::Deal, 1))
+        .map(|r| &r.data)
+    else {
+        panic!("deal");
+    };
+    assert_eq!(d.currency, None);
+    // One refused query taught the client; later passes ask without the field at once.
+    let refused = |m: &Mock| {
+        m.state
+            .requests()
+            .iter()
+            .filter(|r| r.status == 400)
+            .count()
+    };
+    assert_eq!(refused(&mock), 1);
+    mock.state.world.modify(ObjectKind::Deal, 2);
+    mirror.sync_all(&c).await.expect("incremental");
+    assert_eq!(refused(&mock), 1);
+    assert_mirrors_world(&mirror, &mock);
+}
+
+#[tokio::test]
 async fn faults_are_retried_refused_or_reported_without_advancing() {
     let mock = mock(WorldSpec::sized(2_300, 20, 20, 40), MockOptions::default()).await;
     let c = connector(&mock);

@@ -36,14 +36,40 @@ pub const API_VERSION: &str = "v62.0";
 /// base of 100,000).
 const DEFAULT_DAILY_LIMIT: u64 = 100_000;
 
-/// Start a Salesforce mock over a new world.
-pub async fn start(spec: WorldSpec, options: MockOptions) -> std::io::Result<Mock> {
-    let state = Arc::new(MockState::new(spec, options));
-    Mock::start(state, router(), Arc::new(SalesforceStyle)).await
+/// How the mocked org is set up.
+#[derive(Clone, Copy, Debug)]
+pub struct Org {
+    /// Multi-currency orgs have `CurrencyIsoCode` on records; single-currency orgs
+    /// answer `INVALID_FIELD` when it is asked for.
+    pub multi_currency: bool,
 }
 
-/// The mock's routes over the shared state.
+impl Default for Org {
+    fn default() -> Self {
+        Self {
+            multi_currency: true,
+        }
+    }
+}
+
+/// Start a Salesforce mock (a multi-currency org) over a new world.
+pub async fn start(spec: WorldSpec, options: MockOptions) -> std::io::Result<Mock> {
+    start_org(spec, options, Org::default()).await
+}
+
+/// Start a Salesforce mock of an org set up as `org`.
+pub async fn start_org(spec: WorldSpec, options: MockOptions, org: Org) -> std::io::Result<Mock> {
+    let state = Arc::new(MockState::new(spec, options));
+    Mock::start(state, router_for(org), Arc::new(SalesforceStyle)).await
+}
+
+/// The mock's routes over the shared state (a multi-currency org).
 pub fn router() -> Router<Arc<MockState>> {
+    router_for(Org::default())
+}
+
+/// The mock's routes for an org set up as `org`.
+pub fn router_for(org: Org) -> Router<Arc<MockState>> {
     let cursors = Arc::new(query::Cursors::default());
     let (c1, c2, c3, c4) = (
         cursors.clone(),
@@ -58,7 +84,9 @@ pub fn router() -> Router<Arc<MockState>> {
                 move |State(s): State<Arc<MockState>>,
                       Path(v): Path<String>,
                       RawQuery(q): RawQuery,
-                      h: HeaderMap| query::start(s, c1.clone(), v, q, h, false),
+                      h: HeaderMap| {
+                    query::start(s, c1.clone(), v, q, h, false, org)
+                },
             ),
         )
         .route(
@@ -67,7 +95,7 @@ pub fn router() -> Router<Arc<MockState>> {
                 move |State(s): State<Arc<MockState>>,
                       Path(v): Path<String>,
                       RawQuery(q): RawQuery,
-                      h: HeaderMap| query::start(s, c2.clone(), v, q, h, true),
+                      h: HeaderMap| query::start(s, c2.clone(), v, q, h, true, org),
             ),
         )
         .route(

@@ -345,6 +345,7 @@ pub async fn start(
     raw: Option<String>,
     headers: HeaderMap,
     all: bool,
+    org: super::Org,
 ) -> Response {
     if !valid_version(&version) {
         return not_found();
@@ -357,7 +358,7 @@ pub async fn start(
             "A query string has to be specified",
         );
     };
-    let soql = match soql::parse(q) {
+    let soql = match soql::parse(q, org.multi_currency) {
         Ok(s) => s,
         Err((code, message)) => return sf_error(StatusCode::BAD_REQUEST, code, &message),
     };

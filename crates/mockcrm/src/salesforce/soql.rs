@@ -344,8 +344,9 @@ fn words(s: &str) -> String {
     s.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
-/// Parse the connector's SOQL.
-pub fn parse(q: &str) -> Result<Soql, Refusal> {
+/// Parse the connector's SOQL. `multi_currency`: whether the org has `CurrencyIsoCode`
+/// fields (single-currency orgs refuse them as unknown columns).
+pub fn parse(q: &str, multi_currency: bool) -> Result<Soql, Refusal> {
     let q = words(q);
     let rest = q
         .get(..7)
@@ -378,6 +379,7 @@ pub fn parse(q: &str) -> Result<Soql, Refusal> {
             .fields()
             .iter()
             .find(|f| f.name().eq_ignore_ascii_case(item))
+            .filter(|f| multi_currency || **f != Field::CurrencyIsoCode)
             .ok_or_else(|| {
                 (
                     "INVALID_FIELD",
@@ -486,6 +488,7 @@ mod tests {
         let q = parse(
             "SELECT Id, Name, StageName, (SELECT ContactId FROM OpportunityContactRoles), IsDeleted \
              FROM Opportunity WHERE SystemModstamp >= 2025-05-01T00:00:00Z ORDER BY SystemModstamp, Id",
+            true,
         )
         .expect("parses");
         assert_eq!(q.object, Object::Opportunity);
@@ -494,6 +497,7 @@ mod tests {
         assert_eq!(q.since_ms, Some(1_746_057_600_000));
         let q = parse(
             "select Id from Task where IsDeleted = false and Id > '00T000000000001AAA' order by Id",
+            true,
         )
         .expect("parses");
         assert!(q.live_only);
@@ -524,7 +528,10 @@ mod tests {
                 "MALFORMED_QUERY",
             ),
         ] {
-            assert_eq!(parse(q).map_err(|e| e.0), Err(code), "{q}");
+            assert_eq!(parse(q, true).map_err(|e| e.0), Err(code), "{q}");
         }
+        let q = "SELECT Id, CurrencyIsoCode FROM Opportunity ORDER BY Id";
+        assert!(parse(q, true).is_ok());
+        assert_eq!(parse(q, false).map_err(|e| e.0), Err("INVALID_FIELD"));
     }
 }
