@@ -829,3 +829,50 @@ async fn a_burst_window_meets_only_a_handful_of_429s() {
         "{logged:?}"
     );
 }
+
+/// Records/s of a full pass of every kind against the mock (connector and mock only,
+/// no database). `cargo test --release -p pitchside-connectors --test salesforce
+/// throughput -- --ignored --nocapture`; `PITCHSIDE_SF_BENCH_RECORDS` sets the size.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "benchmark"]
+async fn throughput_of_a_full_sync() {
+    let total: u64 = std::env::var("PITCHSIDE_SF_BENCH_RECORDS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(830_000);
+    let spec = WorldSpec::sized(total / 10, total * 3 / 10, total / 10, total / 2);
+    let mock = mock(spec, MockOptions::default()).await;
+    let c = Connector::new(
+        Provider::Salesforce,
+        &mock.url(),
+        &token("static-test-token"),
+        HttpOptions {
+            rate_limit: false,
+            ..options()
+        },
+    )
+    .expect("connector");
+    let started = Instant::now();
+    let mut records = 0u64;
+    for kind in ObjectKind::ALL {
+        let t = Instant::now();
+        let mut cp = Checkpoint::full();
+        let mut n = 0u64;
+        loop {
+            let b = c.fetch(kind, &cp).await.expect("page");
+            n += b.changes.len() as u64;
+            cp = b.checkpoint;
+            if b.done {
+                break;
+            }
+        }
+        println!("{kind}: {n} records in {:.2?}", t.elapsed());
+        records += n;
+    }
+    let secs = started.elapsed().as_secs_f64();
+    println!(
+        "{records} records in {secs:.2} s: {:.0} records/s, {} requests",
+        records as f64 / secs,
+        c.meter().requests()
+    );
+}
