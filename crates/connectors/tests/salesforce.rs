@@ -493,6 +493,52 @@ async fn single_currency_orgs_are_read_without_currency_iso_code() {
 }
 
 #[tokio::test]
+async fn an_incremental_window_older_than_the_recycle_bin_is_read_in_full() {
+    let mock = mock(WorldSpec::small(), MockOptions::default()).await;
+    let c = connector(&mock);
+    let mut mirror = Mirror::default();
+    mirror.sync_all(&c).await.expect("full");
+    // Pretend the last pass was three weeks ago, and a record vanished for good since
+    // (purged from the recycle bin: no deleted row will ever show it).
+    let old = Checkpoint {
+        pass: Pass::Incremental,
+        since_ms: Some(
+            mirror.checkpoints[&ObjectKind::Contact]
+                .since_ms
+                .expect("since")
+                - 21 * 86_400_000,
+        ),
+        ..Checkpoint::default()
+    };
+    mirror.checkpoints.insert(ObjectKind::Contact, old);
+    let gone = external_id(ObjectKind::Contact, 40);
+    let mut ghost = mirror
+        .get(ObjectKind::Contact, &external_id(ObjectKind::Contact, 0))
+        .expect("c0")
+        .clone();
+    ghost.external_id = gone.clone();
+    mirror
+        .records
+        .entry(ObjectKind::Contact)
+        .or_default()
+        .insert(gone.clone(), ghost);
+    mock.state.clear_requests();
+    let report = mirror.pass(&c, ObjectKind::Contact).await.expect("pass");
+    assert_eq!(report.swept, 1);
+    assert!(mirror.get(ObjectKind::Contact, &gone).is_none());
+    let logged = mock.state.requests();
+    assert!(
+        logged[0].query.ends_with("ORDER+BY+Id"),
+        "{}",
+        logged[0].query
+    );
+    assert_eq!(
+        mirror.checkpoints[&ObjectKind::Contact].pass,
+        Pass::Incremental
+    );
+}
+
+#[tokio::test]
 async fn faults_are_retried_refused_or_reported_without_advancing() {
     let mock = mock(WorldSpec::sized(2_300, 20, 20, 40), MockOptions::default()).await;
     let c = connector(&mock);

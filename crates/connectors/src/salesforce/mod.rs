@@ -28,6 +28,7 @@
 //! `REQUEST_LIMIT_EXCEEDED` (see [`wire::SalesforceDialect`]).
 
 mod rows;
+mod source;
 mod wire;
 
 use std::sync::atomic::{AtomicU8, Ordering};
@@ -43,6 +44,7 @@ use crate::{
     Skip,
 };
 
+pub use source::Source;
 pub use wire::SalesforceDialect;
 
 /// The REST API version every request uses.
@@ -71,68 +73,10 @@ pub const DEFAULT_LIMITS: [Option<(u32, Duration)>; 1] = [None];
 /// The most OpportunityStage pages read for one pipeline (2,000 stages each).
 const MAX_STAGE_PAGES: usize = 10;
 
-/// Where a row comes from.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Source {
-    User,
-    Stage,
-    Account,
-    Contact,
-    Opportunity,
-    Task,
-    Event,
-}
-
-impl Source {
-    fn of(kind: ObjectKind, phase: u8) -> Self {
-        match (kind, phase) {
-            (ObjectKind::Owner, _) => Source::User,
-            (ObjectKind::Pipeline, _) => Source::Stage,
-            (ObjectKind::Company, _) => Source::Account,
-            (ObjectKind::Contact, _) => Source::Contact,
-            (ObjectKind::Deal, _) => Source::Opportunity,
-            (ObjectKind::Activity, 0) => Source::Task,
-            (ObjectKind::Activity, _) => Source::Event,
-        }
-    }
-
-    fn object(self) -> &'static str {
-        match self {
-            Source::User => "User",
-            Source::Stage => "OpportunityStage",
-            Source::Account => "Account",
-            Source::Contact => "Contact",
-            Source::Opportunity => "Opportunity",
-            Source::Task => "Task",
-            Source::Event => "Event",
-        }
-    }
-
-    fn fields(self, currency: bool) -> &'static str {
-        match self {
-            Source::User => "Id, Name, FirstName, LastName, Email, IsActive, SystemModstamp",
-            Source::Stage => {
-                "Id, ApiName, MasterLabel, SortOrder, DefaultProbability, IsActive, IsClosed, IsWon, SystemModstamp"
-            }
-            Source::Account => "Id, Name, Website, Industry, OwnerId, CreatedDate, SystemModstamp",
-            Source::Contact => {
-                "Id, Name, FirstName, LastName, Email, Phone, Title, AccountId, OwnerId, CreatedDate, SystemModstamp"
-            }
-            Source::Opportunity if currency => {
-                "Id, Name, AccountId, OwnerId, StageName, Amount, CurrencyIsoCode, CloseDate, IsClosed, IsWon, ForecastCategoryName, NextStep, CreatedDate, SystemModstamp, (SELECT ContactId FROM OpportunityContactRoles)"
-            }
-            Source::Opportunity => {
-                "Id, Name, AccountId, OwnerId, StageName, Amount, CloseDate, IsClosed, IsWon, ForecastCategoryName, NextStep, CreatedDate, SystemModstamp, (SELECT ContactId FROM OpportunityContactRoles)"
-            }
-            Source::Task => {
-                "Id, Subject, Description, TaskSubtype, ActivityDate, CompletedDateTime, CallDurationInSeconds, CallDisposition, CallType, WhoId, WhatId, AccountId, OwnerId, CreatedDate, SystemModstamp"
-            }
-            Source::Event => {
-                "Id, Subject, Description, EventSubtype, StartDateTime, EndDateTime, DurationInMinutes, WhoId, WhatId, AccountId, OwnerId, CreatedDate, SystemModstamp"
-            }
-        }
-    }
-}
+/// An incremental window older than this is read as a full pass instead: deleted
+/// records stay in the recycle bin (and so in `queryAll`) for 15 days, and a full
+/// pass's sweep catches what was purged before an incremental pass could see it.
+pub const STALE_WINDOW_MS: i64 = 14 * 86_400_000;
 
 /// One page of a SOQL result, records kept verbatim.
 #[derive(Deserialize)]
@@ -141,6 +85,10 @@ struct Page {
     #[serde(default, rename = "nextRecordsUrl")]
     next: Option<String>,
     records: Vec<Box<RawValue>>,
+}
+
+fn now_ms() -> i64 {
+    i64::try_from(time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000).unwrap_or(0)
 }
 
 /// Whether the org has `CurrencyIsoCode` (multi-currency); learnt on first use.
@@ -307,6 +255,18 @@ impl Client {
         kind: ObjectKind,
         checkpoint: &Checkpoint,
     ) -> Result<Batch, ConnectorError> {
+        let full = Checkpoint::full();
+        let stale = checkpoint.pass == Pass::Incremental
+            && checkpoint.at_start()
+            && checkpoint
+                .since_ms
+                .is_none_or(|since| since < now_ms() - STALE_WINDOW_MS);
+        let checkpoint = if stale {
+            tracing::debug!(%kind, "incremental window too old: reading a full pass");
+            &full
+        } else {
+            checkpoint
+        };
         let source = Source::of(kind, checkpoint.phase);
         let page = self.next_page(source, checkpoint).await?;
         let mut next = checkpoint.clone();

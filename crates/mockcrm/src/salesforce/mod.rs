@@ -14,6 +14,7 @@
 mod oauth;
 mod query;
 mod render;
+mod schema;
 mod soql;
 
 use std::sync::Arc;
