@@ -203,7 +203,7 @@ impl Client {
             Err(ConnectorError::Status {
                 status: 400,
                 message,
-            }) if message.starts_with("INVALID_FIELD") && message.contains("CurrencyIsoCode") => {
+            }) if message.starts_with("INVALID_FIELD") && message.contains("'CurrencyIsoCode'") => {
                 tracing::debug!(
                     "single-currency org: reading opportunities without CurrencyIsoCode"
                 );

@@ -30,10 +30,18 @@ pub fn error_of(body: &[u8]) -> (String, String) {
         .and_then(|v| v.into_iter().next())
         .or_else(|| serde_json::from_slice::<ApiError>(body).ok());
     match first {
-        Some(e) => (
-            e.error_code.or(e.error).unwrap_or_default().into_owned(),
-            excerpt(e.message.unwrap_or_default().as_bytes()),
-        ),
+        Some(e) => {
+            let message = e.message.unwrap_or_default();
+            // INVALID_FIELD messages echo the query first; keep the sentence naming the
+            // column, which would otherwise fall past the excerpt.
+            let message = message
+                .find("No such column")
+                .map_or(&*message, |i| &message[i..]);
+            (
+                e.error_code.or(e.error).unwrap_or_default().into_owned(),
+                excerpt(message.as_bytes()),
+            )
+        }
         None => (String::new(), excerpt(body)),
     }
 }
@@ -292,6 +300,13 @@ mod tests {
             br#"[{"message":"invalid query locator","errorCode":"INVALID_QUERY_LOCATOR"}]"#;
         assert!(
             matches!(d.verdict(400, &h, locator), Verdict::Fail(m) if m.starts_with("INVALID_QUERY_LOCATOR"))
+        );
+        let long_query = "x".repeat(400);
+        let invalid = format!(
+            r#"[{{"message":"\nSELECT {long_query}\n^\nERROR at Row:1:Column:40\nNo such column 'CurrencyIsoCode' on entity 'Opportunity'.","errorCode":"INVALID_FIELD"}}]"#
+        );
+        assert!(
+            matches!(d.verdict(400, &h, invalid.as_bytes()), Verdict::Fail(m) if m.starts_with("INVALID_FIELD: No such column 'CurrencyIsoCode'"))
         );
         let forbidden = br#"[{"message":"no","errorCode":"INSUFFICIENT_ACCESS"}]"#;
         assert!(matches!(d.verdict(403, &h, forbidden), Verdict::Fail(_)));

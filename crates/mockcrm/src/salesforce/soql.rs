@@ -119,9 +119,12 @@ pub fn parse(q: &str, multi_currency: bool) -> Result<Soql, Refusal> {
             .ok_or_else(|| {
                 (
                     "INVALID_FIELD",
+                    // Salesforce echoes the query and points at the column first.
                     format!(
-                        "No such column '{item}' on entity '{}'. If you are attempting to use a custom field, be sure to append the '__c' after the custom field name.",
-                        object.name()
+                        "\n{q}\n{caret:>col$}\nERROR at Row:1:Column:{col}\nNo such column '{item}' on entity '{}'. If you are attempting to use a custom field, be sure to append the '__c' after the custom field name.",
+                        object.name(),
+                        caret = "^",
+                        col = q.find(item).map_or(1, |i| i + 1),
                     ),
                 )
             })?;
