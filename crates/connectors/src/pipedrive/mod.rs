@@ -32,7 +32,9 @@
 //! notes `note:<id>`. Deal participants beyond the primary person, stage history (deal
 //! flow) and custom fields would cost a request per deal and are not read.
 
+mod convert;
 mod dialect;
+mod lenient;
 mod wire;
 
 pub use dialect::{BURST_WINDOW, Pipedrive, V1_LIST_COST, V2_LIST_COST, default_limit};
@@ -448,7 +450,7 @@ fn encode(value: &str) -> String {
 /// precision Pipedrive keeps, and flooring only widens the window.
 fn rfc3339_secs(ms: i64) -> String {
     let secs = ms.div_euclid(1000);
-    let (y, m, d) = wire::civil_from_days(secs.div_euclid(86_400));
+    let (y, m, d) = convert::civil_from_days(secs.div_euclid(86_400));
     let sod = secs.rem_euclid(86_400);
     format!(
         "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
