@@ -1,13 +1,10 @@
 //! The mock's list endpoints: v2 cursor listings (`cursor`/`limit` ≤ 500,
 //! `sort_by=id|update_time`, `updated_since`/`updated_until`, deals' `status` filter
-//! including `deleted`), v1 offset listings (`start`/`limit`, `more_items_in_collection`,
-//! `next_start`) for notes, and the unpaged v1 users list.
+//! including `deleted`) and the unpaged v1 users list (v1 notes are in
+//! [`super::notes`]).
 //!
 //! Everything is read from the shared [`World`] page by page; nothing materializes the
-//! whole dataset. Offsets into the notes listing go through a small prefix-count index
-//! ([`NotesIndex`]) so a deep `start` costs a binary search, not a scan.
-
-use std::sync::Mutex;
+//! whole dataset.
 
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -31,13 +28,13 @@ pub(super) const SETUP_MS: i64 = 1_704_067_200_000;
 
 /// One row of a listing: a live world record, or a deleted one (deals only).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Item {
+pub(super) enum Item {
     Live { idx: u64, ms: i64 },
     Gone { idx: u64, ms: i64 },
 }
 
 impl Item {
-    fn idx(self) -> u64 {
+    pub(super) fn idx(self) -> u64 {
         match self {
             Item::Live { idx, .. } | Item::Gone { idx, .. } => idx,
         }
@@ -87,14 +84,14 @@ struct V2Query {
     pipeline: Option<u64>,
 }
 
-fn parse_time(value: &str) -> Option<i64> {
+pub(super) fn parse_time(value: &str) -> Option<i64> {
     let dt =
         time::OffsetDateTime::parse(value.trim(), &time::format_description::well_known::Rfc3339)
             .ok()?;
     i64::try_from(dt.unix_timestamp_nanos() / 1_000_000).ok()
 }
 
-fn parse_limit(value: Option<&String>) -> Result<usize, String> {
+pub(super) fn parse_limit(value: Option<&String>) -> Result<usize, String> {
     match value {
         None => Ok(DEFAULT_LIMIT),
         Some(v) => match v.trim().parse::<usize>() {
@@ -172,7 +169,7 @@ fn parse_v2(query: &str) -> Result<V2Query, String> {
 
 /// Live records of `kind` in index order after `after` that pass `keep`, merged with
 /// deleted records (`gone`, sorted by index); at most `want`.
-fn by_id(
+pub(super) fn by_id(
     world: &World,
     kind: ObjectKind,
     after: Option<u64>,
@@ -219,7 +216,7 @@ fn by_id(
 /// Live records modified in `[since, until)` in (time, index) order after `after` that
 /// pass `keep`, merged with deletions (`gone`, sorted by time); at most `want`.
 #[allow(clippy::too_many_arguments)]
-fn by_time(
+pub(super) fn by_time(
     world: &World,
     kind: ObjectKind,
     since: i64,
@@ -271,7 +268,7 @@ fn by_time(
     out
 }
 
-fn json_response(body: String) -> Response {
+pub(super) fn json_response(body: String) -> Response {
     (
         StatusCode::OK,
         [(header::CONTENT_TYPE, "application/json")],
@@ -483,193 +480,9 @@ pub(super) fn users(state: &MockState) -> Response {
     json_response(body)
 }
 
-/// Prefix counts of note indices in blocks of [`NotesIndex::BLOCK`] world activities,
-/// so the `start`-th note is found by binary search.
-#[derive(Debug, Default)]
-pub(super) struct NotesIndex {
-    seed: u64,
-    /// `blocks[k]` = notes among activity indices `0 .. k * BLOCK`.
-    blocks: Vec<u64>,
-}
-
-impl NotesIndex {
-    const BLOCK: u64 = 4096;
-
-    fn ensure(&mut self, seed: u64, count: u64) {
-        if self.blocks.is_empty() || self.seed != seed {
-            self.seed = seed;
-            self.blocks = vec![0];
-        }
-        while (self.blocks.len() as u64 - 1) < count / Self::BLOCK {
-            let k = self.blocks.len() as u64 - 1;
-            let n = (k * Self::BLOCK..(k + 1) * Self::BLOCK)
-                .filter(|i| is_note(seed, *i))
-                .count() as u64;
-            let last = self.blocks.last().copied().unwrap_or(0);
-            self.blocks.push(last + n);
-        }
-    }
-
-    /// Notes (live or not) among activity indices `0 .. i`.
-    fn before(&self, i: u64) -> u64 {
-        let k = (i / Self::BLOCK).min(self.blocks.len() as u64 - 1);
-        let base = self.blocks.get(k as usize).copied().unwrap_or(0);
-        base + (k * Self::BLOCK..i)
-            .filter(|j| is_note(self.seed, *j))
-            .count() as u64
-    }
-
-    /// The index of the `offset`-th live note (0-based), if there is one.
-    fn nth_live(&self, offset: u64, count: u64, deleted: &[u64]) -> Option<u64> {
-        let live_before = |i: u64| self.before(i) - deleted.partition_point(|d| *d < i) as u64;
-        if live_before(count) <= offset {
-            return None;
-        }
-        // Smallest j in 1..=count with live_before(j) > offset; the note is j - 1.
-        let (mut lo, mut hi) = (1, count);
-        while lo < hi {
-            let mid = lo + (hi - lo) / 2;
-            if live_before(mid) > offset {
-                hi = mid;
-            } else {
-                lo = mid + 1;
-            }
-        }
-        Some(lo - 1)
-    }
-}
-
-/// `GET /v1/notes`: notes (world activities of kind Note), offset-paged, sorted by id
-/// or by `update_time` (then id), optionally `updated_since`.
-pub(super) fn notes(state: &MockState, query: &str, index: &Mutex<NotesIndex>) -> Response {
-    let p = parse_form(query.as_bytes());
-    let limit = match parse_limit(p.get("limit")) {
-        Ok(l) => l,
-        Err(message) => return error_response(400, &message),
-    };
-    let start = match p.get("start").map(|s| s.trim().parse::<usize>()) {
-        None => 0,
-        Some(Ok(s)) => s,
-        Some(Err(_)) => return error_response(400, "Validation failed: start: not an integer"),
-    };
-    let sort: String = p
-        .get("sort")
-        .map(|s| {
-            s.split_whitespace()
-                .collect::<Vec<_>>()
-                .join(" ")
-                .to_ascii_lowercase()
-        })
-        .unwrap_or_else(|| "id asc".into());
-    let by_time = match sort.as_str() {
-        "id" | "id asc" => false,
-        "update_time"
-        | "update_time asc"
-        | "update_time asc, id asc"
-        | "update_time asc,id asc" => true,
-        _ => {
-            return error_response(
-                400,
-                "the mock sorts notes by id or update_time ascending only",
-            );
-        }
-    };
-    let since = match p.get("updated_since") {
-        None => None,
-        Some(v) => match parse_time(v) {
-            Some(ms) => Some(ms),
-            None => return error_response(400, "Validation failed: updated_since: not RFC 3339"),
-        },
-    };
-    if since.is_some() && !by_time {
-        return error_response(
-            400,
-            "the mock filters notes by updated_since only sorted by update_time",
-        );
-    }
-    let world = &state.world;
-    let seed = world.spec().seed;
-    let keep = |idx: u64| is_note(seed, idx);
-    let mut items = if by_time {
-        let mut all = by_time_notes(world, since.unwrap_or(i64::MIN), start + limit + 1, &keep);
-        all.drain(..start.min(all.len()));
-        all
-    } else {
-        let count = world.count(ObjectKind::Activity);
-        let mut deleted: Vec<u64> = world
-            .deleted(ObjectKind::Activity)
-            .into_iter()
-            .map(|(_, idx)| idx)
-            .filter(|idx| is_note(seed, *idx))
-            .collect();
-        deleted.sort_unstable();
-        let first = {
-            let mut ix = match index.lock() {
-                Ok(g) => g,
-                Err(p) => p.into_inner(),
-            };
-            ix.ensure(seed, count);
-            ix.nth_live(start as u64, count, &deleted)
-        };
-        match first {
-            Some(first) => by_id(
-                world,
-                ObjectKind::Activity,
-                first.checked_sub(1),
-                limit + 1,
-                &keep,
-                &[],
-            ),
-            None => Vec::new(),
-        }
-    };
-    let more = items.len() > limit;
-    items.truncate(limit);
-    let mut data = String::with_capacity(items.len() * 600);
-    for item in &items {
-        if let Some(a) = world.activity(item.idx()) {
-            if !data.is_empty() {
-                data.push(',');
-            }
-            render::note(&mut data, &a);
-        }
-    }
-    let mut body = String::with_capacity(data.len() + 200);
-    body.push_str("{\"success\":true,\"data\":");
-    if data.is_empty() {
-        body.push_str("null");
-    } else {
-        body.push('[');
-        body.push_str(&data);
-        body.push(']');
-    }
-    body.push_str(&format!(
-        ",\"additional_data\":{{\"pagination\":{{\"start\":{start},\"limit\":{limit},\"more_items_in_collection\":{more}"
-    ));
-    if more {
-        body.push_str(&format!(",\"next_start\":{}", start + items.len()));
-    }
-    body.push_str("}}}");
-    json_response(body)
-}
-
-fn by_time_notes(world: &World, since: i64, want: usize, keep: &dyn Fn(u64) -> bool) -> Vec<Item> {
-    by_time(
-        world,
-        ObjectKind::Activity,
-        since,
-        None,
-        None,
-        want,
-        keep,
-        &[],
-    )
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::world::WorldSpec;
 
     #[test]
     fn cursors_round_trip_and_reject_garbage() {
@@ -683,21 +496,6 @@ mod tests {
         }
         assert_eq!(decode_cursor("not a cursor"), None);
         assert_eq!(decode_cursor(&URL_SAFE_NO_PAD.encode("x:1")), None);
-    }
-
-    #[test]
-    fn the_notes_index_finds_the_nth_live_note() {
-        let world = World::new(WorldSpec::sized(0, 0, 0, 10_000));
-        let seed = world.spec().seed;
-        let notes: Vec<u64> = (0..10_000).filter(|i| is_note(seed, *i)).collect();
-        let mut ix = NotesIndex::default();
-        ix.ensure(seed, 10_000);
-        for n in [0usize, 1, 17, notes.len() / 2, notes.len() - 1] {
-            assert_eq!(ix.nth_live(n as u64, 10_000, &[]), Some(notes[n]));
-        }
-        assert_eq!(ix.nth_live(notes.len() as u64, 10_000, &[]), None);
-        // With the first three notes deleted, offset 0 is the fourth note.
-        assert_eq!(ix.nth_live(0, 10_000, &notes[..3]), Some(notes[3]));
     }
 
     #[test]

@@ -21,6 +21,7 @@
 //! and the daily budget counts requests, not tokens.
 
 mod lists;
+mod notes;
 mod render;
 
 use std::sync::{Arc, Mutex, OnceLock};
@@ -60,8 +61,8 @@ pub async fn start(spec: WorldSpec, options: MockOptions) -> std::io::Result<Moc
 /// The mock's routes: data endpoints under `/api/v2` and `/api/v1` (also `/v1`), OAuth
 /// under `/oauth`.
 pub fn router() -> Router<Arc<MockState>> {
-    let notes = Arc::new(Mutex::new(lists::NotesIndex::default()));
-    let notes_v1 = notes.clone();
+    let notes_index = Arc::new(Mutex::new(notes::NotesIndex::default()));
+    let notes_index_v1 = notes_index.clone();
     Router::new()
         .route("/api/v1/users", get(users))
         .route("/v1/users", get(users))
@@ -69,8 +70,8 @@ pub fn router() -> Router<Arc<MockState>> {
             "/api/v1/notes",
             get(
                 move |State(s): State<Arc<MockState>>, RawQuery(q): RawQuery| {
-                    let index = notes.clone();
-                    async move { lists::notes(&s, q.as_deref().unwrap_or_default(), &index) }
+                    let index = notes_index.clone();
+                    async move { notes::notes(&s, q.as_deref().unwrap_or_default(), &index) }
                 },
             ),
         )
@@ -78,8 +79,8 @@ pub fn router() -> Router<Arc<MockState>> {
             "/v1/notes",
             get(
                 move |State(s): State<Arc<MockState>>, RawQuery(q): RawQuery| {
-                    let index = notes_v1.clone();
-                    async move { lists::notes(&s, q.as_deref().unwrap_or_default(), &index) }
+                    let index = notes_index_v1.clone();
+                    async move { notes::notes(&s, q.as_deref().unwrap_or_default(), &index) }
                 },
             ),
         )
