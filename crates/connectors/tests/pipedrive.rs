@@ -856,3 +856,41 @@ async fn the_burst_limit_is_respected() {
         .count();
     assert!(refused <= 2, "{refused} 429s");
 }
+
+/// Records per second of full passes of every kind over ~830,000 records (connector and
+/// mock on two worker threads, no database). Run in release:
+/// `cargo test --release -p pitchside-connectors --test pipedrive -- --ignored --nocapture`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "benchmark"]
+async fn full_pass_throughput() {
+    let m = mock(WorldSpec::sized(50_000, 150_000, 130_000, 500_000)).await;
+    let c = connector(&m, fast());
+    let started = Instant::now();
+    let mut total = 0;
+    for kind in ObjectKind::ALL {
+        let kind_started = Instant::now();
+        let mut records = 0;
+        let mut cp = Checkpoint::full();
+        loop {
+            let batch = c.fetch(kind, &cp).await.expect("page");
+            records += batch.changes.len();
+            cp = batch.checkpoint;
+            if batch.done {
+                break;
+            }
+        }
+        let secs = kind_started.elapsed().as_secs_f64();
+        eprintln!(
+            "{kind}: {records} records in {secs:.2} s ({:.0}/s)",
+            records as f64 / secs
+        );
+        total += records;
+    }
+    let secs = started.elapsed().as_secs_f64();
+    eprintln!(
+        "total: {total} records in {secs:.2} s = {:.0} records/s, {} requests",
+        total as f64 / secs,
+        c.meter().requests()
+    );
+    assert_eq!(total, 830_000 + 5 + 2);
+}
