@@ -1,4 +1,4 @@
-//! A stateful Pipedrive mock serving a [`World`](crate::World) in Pipedrive's wire
+//! A stateful Pipedrive mock serving a [`World`] in Pipedrive's wire
 //! format: the API v2 cursor listings of organizations, persons, deals (with
 //! `status=deleted`), activities, pipelines and stages; the v1 offset listing of notes
 //! and the unpaged v1 users list; Pipedrive's error bodies, `x-ratelimit-*` burst
@@ -15,10 +15,10 @@
 //! - a deal's first world contact is its `person_id` (further contacts would be deal
 //!   participants, an endpoint the connector does not read).
 //!
-//! Deviations from the real service are listed in the connector's report and in
-//! [`lists`]: only ascending sorts by id or `update_time`, `updated_since` only with
-//! `sort_by=update_time`, deleted deals keep only their id, status and deletion time,
-//! and the daily budget counts requests, not tokens.
+//! Deviations from the real service: only ascending sorts by id or `update_time`,
+//! `updated_since` only with `sort_by=update_time`, deleted deals keep only their id,
+//! status and deletion time, v1 notes omit their related objects (`deal`, `person`,
+//! `organization`, `user`), and the daily budget counts requests, not tokens.
 
 mod lists;
 mod notes;
