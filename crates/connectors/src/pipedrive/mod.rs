@@ -21,7 +21,8 @@
 //! Deletions: deals are the only kind with a deleted listing — `status=deleted` lists
 //! deals deleted in the last 30 days, and the incremental pass asks for
 //! `status=open,won,lost,deleted` in one listing, turning deleted ones into
-//! [`Change::Delete`]. v2 lists of persons, organizations and activities (and v1 notes)
+//! [`Change::Delete`]; it then reads `GET /api/v2/deals/archived` since the same time,
+//! and archived deals leave the mirror too (a full pass reads active deals only). v2 lists of persons, organizations and activities (and v1 notes)
 //! leave deleted records out, with no deleted listing to ask; for those kinds the first
 //! pass of each UTC day (by the provider's clock) is a full pass, whose sweep removes
 //! what was deleted. Deals fall back to a full pass when the last one is older than the
@@ -59,6 +60,7 @@ pub static ROUTES: &[Route] = &[
     Route::get("/api/v2/organizations"),
     Route::get("/api/v2/persons"),
     Route::get("/api/v2/deals"),
+    Route::get("/api/v2/deals/archived"),
     Route::get("/api/v2/activities"),
 ];
 
@@ -163,7 +165,7 @@ impl Client {
             ObjectKind::Pipeline => self.pipelines().await,
             ObjectKind::Company => self.listing(kind, V2Kind::Organizations, checkpoint).await,
             ObjectKind::Contact => self.listing(kind, V2Kind::Persons, checkpoint).await,
-            ObjectKind::Deal => self.listing(kind, V2Kind::Deals, checkpoint).await,
+            ObjectKind::Deal => self.deals(checkpoint).await,
             ObjectKind::Activity => self.activities(checkpoint).await,
         }
     }
@@ -298,6 +300,32 @@ impl Client {
         Ok(match next {
             Some(cursor) => {
                 cp.page = Some(cursor);
+                step.batch(pass, cp, false)
+            }
+            None => step.batch(pass, cp.next_pass(), true),
+        })
+    }
+
+    /// Deals (phase 0; incremental passes include deleted ones), then, in incremental
+    /// passes, deals archived since (phase 1), which leave the mirror. A full pass
+    /// reads active deals only, so its sweep removes archived ones.
+    async fn deals(&self, checkpoint: &Checkpoint) -> Result<Batch, ConnectorError> {
+        let mut cp = self.plan(ObjectKind::Deal, checkpoint);
+        let pass = cp.pass;
+        let kind = if cp.phase == 0 {
+            V2Kind::Deals
+        } else {
+            V2Kind::ArchivedDeals
+        };
+        let (step, next) = self.v2_step(kind, &mut cp).await?;
+        Ok(match next {
+            Some(cursor) => {
+                cp.page = Some(cursor);
+                step.batch(pass, cp, false)
+            }
+            None if kind == V2Kind::Deals && pass == Pass::Incremental => {
+                cp.phase = 1;
+                cp.page = None;
                 step.batch(pass, cp, false)
             }
             None => step.batch(pass, cp.next_pass(), true),
@@ -465,6 +493,7 @@ fn v2_query(kind: V2Kind, cp: &Checkpoint) -> String {
         V2Kind::Organizations => "/api/v2/organizations",
         V2Kind::Persons => "/api/v2/persons",
         V2Kind::Deals => "/api/v2/deals",
+        V2Kind::ArchivedDeals => "/api/v2/deals/archived",
         V2Kind::Activities => "/api/v2/activities",
     };
     let mut q = String::with_capacity(192);
@@ -536,6 +565,7 @@ mod tests {
             ("PUT", "/api/v1/notes"),
             ("GET", "/api/v2/deals/1"),
             ("GET", "/api/v2/deals/search"),
+            ("GET", "/api/v2/deals/archived/1"),
             ("GET", "/v1/recents"),
             ("POST", "/oauth/token"),
         ] {

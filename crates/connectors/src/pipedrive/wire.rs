@@ -200,6 +200,8 @@ struct DealWire<'a> {
     status: Text<'a>,
     #[serde(default)]
     is_deleted: Flag,
+    #[serde(default)]
+    is_archived: Flag,
     #[serde(borrow, default)]
     expected_close_date: Text<'a>,
     #[serde(borrow, default)]
@@ -451,6 +453,8 @@ pub(super) enum V2Kind {
     Organizations,
     Persons,
     Deals,
+    /// `GET /api/v2/deals/archived`: every row is a deal gone from the active list.
+    ArchivedDeals,
     Activities,
 }
 
@@ -460,6 +464,7 @@ pub(super) fn v2_record(kind: V2Kind, raw: &RawValue, saw: &mut impl FnMut(i64))
         V2Kind::Organizations => organization(raw, saw),
         V2Kind::Persons => person(raw, saw),
         V2Kind::Deals => deal(raw, saw),
+        V2Kind::ArchivedDeals => archived_deal(raw, saw),
         V2Kind::Activities => activity(raw, saw),
     }
 }
@@ -527,7 +532,8 @@ fn deal(raw: &RawValue, saw: &mut impl FnMut(i64)) -> Mapped {
     let updated = modified_ms(&d.update_time, &d.add_time);
     saw(updated);
     let status = d.status.get().map(str::trim);
-    if d.is_deleted.is() || status == Some("deleted") {
+    // Deleted and archived deals leave the mirror (archived ones are listed apart).
+    if d.is_deleted.is() || d.is_archived.is() || status == Some("deleted") {
         return Mapped::Delete(id);
     }
     // An absurd or unreadable amount keeps the deal, without an amount.
@@ -569,6 +575,27 @@ fn deal(raw: &RawValue, saw: &mut impl FnMut(i64)) -> Mapped {
         stage_history: Vec::new(),
     });
     record(id, updated, data, raw)
+}
+
+/// A row of the archived deals listing: a deletion from the mirror.
+fn archived_deal(raw: &RawValue, saw: &mut impl FnMut(i64)) -> Mapped {
+    #[derive(Deserialize)]
+    struct Archived<'a> {
+        #[serde(default)]
+        id: Id,
+        #[serde(borrow, default)]
+        add_time: Text<'a>,
+        #[serde(borrow, default)]
+        update_time: Text<'a>,
+    }
+    let Ok(d) = object::<Archived>(raw) else {
+        return skip(salvage_id(raw).map(|i| i.to_string()), MALFORMED);
+    };
+    let Some(id) = id_string(d.id) else {
+        return skip(None, NO_ID);
+    };
+    saw(modified_ms(&d.update_time, &d.add_time));
+    Mapped::Delete(id)
 }
 
 /// Pipedrive's activity type keys (`call`, `meeting`, `task`, `deadline`, `email`,
@@ -738,6 +765,13 @@ mod tests {
         assert_eq!(d.close_date.as_deref(), Some("2025-06-30"));
         let gone = raw(r#"{"id":43,"status":"deleted","update_time":"2025-05-01T10:12:13Z"}"#);
         assert!(matches!(deal(&gone, &mut |_| {}), Mapped::Delete(id) if id == "43"));
+        let archived = raw(r#"{"id":44,"status":"won","is_archived":true}"#);
+        assert!(matches!(deal(&archived, &mut |_| {}), Mapped::Delete(id) if id == "44"));
+        let mut seen = Vec::new();
+        let listed = raw(r#"{"id":45,"title":"x","update_time":"2025-05-01T10:12:13Z"}"#);
+        let mapped = v2_record(V2Kind::ArchivedDeals, &listed, &mut |ms| seen.push(ms));
+        assert!(matches!(mapped, Mapped::Delete(id) if id == "45"));
+        assert_eq!(seen, vec![1_746_094_333_000]);
     }
 
     #[test]
@@ -840,6 +874,7 @@ mod tests {
                 V2Kind::Organizations,
                 V2Kind::Persons,
                 V2Kind::Deals,
+                V2Kind::ArchivedDeals,
                 V2Kind::Activities,
             ] {
                 let _ = v2_record(kind, &r, &mut |_| {});

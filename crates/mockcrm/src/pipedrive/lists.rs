@@ -415,6 +415,15 @@ pub(super) fn v2_list(state: &MockState, query: &str, list: V2List) -> Response 
     v2_response(&data, next)
 }
 
+/// `GET /api/v2/deals/archived`: the world never archives a deal, so the listing is
+/// always empty (its parameters are still validated).
+pub(super) fn archived_deals(query: &str) -> Response {
+    match parse_v2(query) {
+        Ok(_) => v2_response("", None),
+        Err(message) => error_response(400, &message),
+    }
+}
+
 /// `GET /api/v2/pipelines`.
 pub(super) fn pipelines(state: &MockState, query: &str) -> Response {
     let q = match parse_v2(query) {

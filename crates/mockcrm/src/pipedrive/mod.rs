@@ -1,6 +1,6 @@
 //! A stateful Pipedrive mock serving a [`World`] in Pipedrive's wire
 //! format: the API v2 cursor listings of organizations, persons, deals (with
-//! `status=deleted`), activities, pipelines and stages; the v1 offset listing of notes
+//! `status=deleted`, and `/deals/archived`), activities, pipelines and stages; the v1 offset listing of notes
 //! and the unpaged v1 users list; Pipedrive's error bodies, `x-ratelimit-*` burst
 //! headers and 429s, the daily token budget's 429 with `x-daily-ratelimit-token-*`;
 //! and the OAuth server (`/oauth/authorize`, `/oauth/token` with HTTP Basic client
@@ -15,7 +15,8 @@
 //! - a deal's first world contact is its `person_id` (further contacts would be deal
 //!   participants, an endpoint the connector does not read).
 //!
-//! Deviations from the real service: only ascending sorts by id or `update_time`,
+//! Deviations from the real service: no deal is ever archived (the archived listing is
+//! empty), only ascending sorts by id or `update_time`,
 //! `updated_since` only with `sort_by=update_time`, deleted deals keep only their id,
 //! status and deletion time, v1 notes omit their related objects (`deal`, `person`,
 //! `organization`, `user`), and the daily budget counts requests, not tokens.
@@ -89,6 +90,7 @@ pub fn router() -> Router<Arc<MockState>> {
         .route("/api/v2/organizations", get(organizations))
         .route("/api/v2/persons", get(persons))
         .route("/api/v2/deals", get(deals))
+        .route("/api/v2/deals/archived", get(archived_deals))
         .route("/api/v2/activities", get(activities))
         .route("/oauth/authorize", get(authorize))
         .route("/oauth/token", post(token))
@@ -121,6 +123,10 @@ async fn persons(State(s): State<Arc<MockState>>, RawQuery(q): RawQuery) -> Resp
 
 async fn deals(State(s): State<Arc<MockState>>, RawQuery(q): RawQuery) -> Response {
     lists::v2_list(&s, q.as_deref().unwrap_or_default(), lists::V2List::Deals)
+}
+
+async fn archived_deals(RawQuery(q): RawQuery) -> Response {
+    lists::archived_deals(q.as_deref().unwrap_or_default())
 }
 
 async fn activities(State(s): State<Arc<MockState>>, RawQuery(q): RawQuery) -> Response {
