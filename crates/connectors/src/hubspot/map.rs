@@ -1,0 +1,509 @@
+//! From HubSpot records to canonical ones. Each record is parsed on its own (a record
+//! that is not an object, has the wrong shape or no id becomes a [`Skip`] with a short,
+//! stable reason), then mapped: text cleaned and capped, amounts exact, times as epoch
+//! milliseconds (`updated_at_ms`) or seconds (the model's fields), associations by
+//! external id, owners by owner id, pipeline and stage by id.
+
+use domain::crm::{
+    Activity, ActivityType, Amount, Company, Contact, Deal, Direction, Owner, Pipeline, Record,
+    RecordData, Stage, clean_text, currency_code, email_key,
+};
+use serde::de::DeserializeOwned;
+use serde_json::value::RawValue;
+
+use super::wire::{self, Associations, CompanyProps, ContactProps, DealProps, EngagementProps};
+use crate::Skip;
+use crate::http::parse_rfc3339_ms;
+
+/// Longest names (companies, people, deals, stages).
+const NAME: usize = 300;
+/// Longest subjects and next steps.
+const SUBJECT: usize = 500;
+/// Longest bodies.
+const BODY: usize = 20_000;
+/// Longest short codes (outcomes, phone numbers, industries).
+const SHORT: usize = 100;
+
+/// One associated record: its HubSpot id and whether HubSpot marks it primary.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct Link {
+    pub id: String,
+    pub primary: bool,
+}
+
+/// A record's associations, from a v3 list or from v4 batch reads.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub(crate) struct Links {
+    pub companies: Vec<Link>,
+    pub contacts: Vec<Link>,
+    pub deals: Vec<Link>,
+}
+
+impl Links {
+    /// From a v3 list's `associations` (`deal_to_company` is the primary company;
+    /// `…_unlabeled` and labelled duplicates are not).
+    fn from_v3(a: Option<Associations>) -> Self {
+        let Some(a) = a else {
+            return Self::default();
+        };
+        let list = |l: Option<wire::AssociationList>, primary: &[&str]| -> Vec<Link> {
+            l.map(|l| l.results)
+                .unwrap_or_default()
+                .into_iter()
+                .filter_map(|r| {
+                    let id = nonempty(r.id)?;
+                    let primary = r.kind.is_some_and(|k| primary.contains(&k.as_str()));
+                    Some(Link { id, primary })
+                })
+                .collect()
+        };
+        Self {
+            companies: list(a.companies, &["deal_to_company", "contact_to_company"]),
+            contacts: list(a.contacts, &[]),
+            deals: list(a.deals, &[]),
+        }
+    }
+}
+
+/// The primary link, else the first.
+fn main_link(links: &[Link]) -> Option<String> {
+    links
+        .iter()
+        .find(|l| l.primary)
+        .or(links.first())
+        .map(|l| l.id.clone())
+}
+
+/// Every linked id once, in order.
+fn all_links(links: &[Link]) -> Vec<String> {
+    let mut out: Vec<String> = Vec::with_capacity(links.len());
+    for l in links {
+        if !out.contains(&l.id) {
+            out.push(l.id.clone());
+        }
+    }
+    out
+}
+
+/// Which kind of HubSpot record a page holds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Shape {
+    Company,
+    Contact,
+    Deal,
+    Engagement(ActivityType),
+}
+
+/// A record parsed into its typed form.
+pub(crate) enum Typed {
+    Company(wire::Object<CompanyProps>),
+    Contact(wire::Object<ContactProps>),
+    Deal(wire::Object<DealProps>),
+    Engagement(ActivityType, wire::Object<EngagementProps>),
+}
+
+/// A record of a page: verbatim, and typed (or why it cannot be).
+pub(crate) struct Parsed {
+    pub raw: Box<RawValue>,
+    pub typed: Result<Typed, Skip>,
+}
+
+fn skip(external_id: Option<String>, reason: &str) -> Skip {
+    Skip {
+        external_id,
+        reason: reason.to_owned(),
+    }
+}
+
+fn typed<P: DeserializeOwned + Default>(raw: &RawValue) -> Result<wire::Object<P>, Skip> {
+    if !raw.get().trim_start().starts_with('{') {
+        return Err(skip(None, "not an object"));
+    }
+    let object: wire::Object<P> =
+        serde_json::from_str(raw.get()).map_err(|_| skip(None, "unexpected shape"))?;
+    if object.id.as_deref().is_none_or(|id| id.trim().is_empty()) {
+        return Err(skip(None, "missing id"));
+    }
+    Ok(object)
+}
+
+/// Parse one record of `shape`.
+pub(crate) fn parse(shape: Shape, raw: Box<RawValue>) -> Parsed {
+    let typed = match shape {
+        Shape::Company => typed(&raw).map(Typed::Company),
+        Shape::Contact => typed(&raw).map(Typed::Contact),
+        Shape::Deal => typed(&raw).map(Typed::Deal),
+        Shape::Engagement(t) => typed(&raw).map(|o| Typed::Engagement(t, o)),
+    };
+    Parsed { raw, typed }
+}
+
+impl Typed {
+    /// The HubSpot id (present: [`parse`] refuses records without one).
+    pub fn id(&self) -> &str {
+        let id = match self {
+            Typed::Company(o) => &o.id,
+            Typed::Contact(o) => &o.id,
+            Typed::Deal(o) => &o.id,
+            Typed::Engagement(_, o) => &o.id,
+        };
+        id.as_deref().map(str::trim).unwrap_or_default()
+    }
+
+    /// The modification time the search filters on (else `updatedAt`).
+    pub fn modified_ms(&self) -> Option<i64> {
+        let (prop, updated) = match self {
+            Typed::Company(o) => (
+                o.properties
+                    .as_ref()
+                    .and_then(|p| p.hs_lastmodifieddate.as_deref()),
+                o.updated_at.as_deref(),
+            ),
+            Typed::Contact(o) => (
+                o.properties
+                    .as_ref()
+                    .and_then(|p| p.lastmodifieddate.as_deref()),
+                o.updated_at.as_deref(),
+            ),
+            Typed::Deal(o) => (
+                o.properties
+                    .as_ref()
+                    .and_then(|p| p.hs_lastmodifieddate.as_deref()),
+                o.updated_at.as_deref(),
+            ),
+            Typed::Engagement(_, o) => (
+                o.properties
+                    .as_ref()
+                    .and_then(|p| p.hs_lastmodifieddate.as_deref()),
+                o.updated_at.as_deref(),
+            ),
+        };
+        prop.and_then(millis).or_else(|| updated.and_then(millis))
+    }
+
+    /// The external id this record gets (engagements carry their type).
+    pub fn external_id(&self) -> String {
+        match self {
+            Typed::Engagement(t, _) => format!("{}:{}", t.as_str(), self.id()),
+            _ => self.id().to_owned(),
+        }
+    }
+}
+
+impl Parsed {
+    /// The canonical record, with `links` (from batch reads) or the record's own v3
+    /// associations.
+    pub fn build(self, links: Option<Links>) -> Result<Record, Skip> {
+        let typed = self.typed?;
+        let external_id = typed.external_id();
+        let updated = typed.modified_ms();
+        let data = match typed {
+            Typed::Company(o) => {
+                let p = o.properties.unwrap_or_default();
+                RecordData::Company(Company {
+                    name: clean_text(p.name.as_deref(), NAME)
+                        .or_else(|| clean_text(p.domain.as_deref(), NAME))
+                        .unwrap_or_default(),
+                    domain: clean_text(p.domain.as_deref(), NAME),
+                    industry: clean_text(p.industry.as_deref(), SHORT),
+                    owner: nonempty(p.hubspot_owner_id),
+                })
+            }
+            Typed::Contact(o) => {
+                let links = links.unwrap_or_else(|| Links::from_v3(o.associations));
+                let p = o.properties.unwrap_or_default();
+                let email = clean_text(p.email.as_deref(), NAME);
+                let name = format!(
+                    "{} {}",
+                    p.firstname.as_deref().unwrap_or_default().trim(),
+                    p.lastname.as_deref().unwrap_or_default().trim()
+                );
+                RecordData::Contact(Contact {
+                    name: clean_text(Some(&name), NAME)
+                        .or_else(|| email.clone())
+                        .unwrap_or_default(),
+                    email,
+                    phone: clean_text(p.phone.as_deref(), SHORT),
+                    title: clean_text(p.jobtitle.as_deref(), NAME),
+                    owner: nonempty(p.hubspot_owner_id),
+                    company: main_link(&links.companies).or(nonempty(p.associatedcompanyid)),
+                })
+            }
+            Typed::Deal(o) => {
+                let links = links.unwrap_or_else(|| Links::from_v3(o.associations));
+                let created_at = o.created_at;
+                RecordData::Deal(deal(o.properties.unwrap_or_default(), &links, created_at))
+            }
+            Typed::Engagement(t, o) => {
+                let links = links.unwrap_or_else(|| Links::from_v3(o.associations));
+                RecordData::Activity(activity(t, o.properties.unwrap_or_default(), &links))
+            }
+        };
+        Ok(Record {
+            external_id,
+            updated_at_ms: updated.unwrap_or(0),
+            data,
+            raw: self.raw,
+        })
+    }
+}
+
+fn deal(p: DealProps, links: &Links, created_at: Option<String>) -> Deal {
+    let amount = match p.amount {
+        None => None,
+        Some(text) => match Amount::from_json(&serde_json::Value::String(text)) {
+            Ok(a) => a,
+            Err(e) => {
+                tracing::debug!(reason = %e, "deal amount not kept");
+                None
+            }
+        },
+    };
+    let flag = |v: Option<&str>| match v.map(str::trim) {
+        Some(t) if t.eq_ignore_ascii_case("true") => Some(true),
+        Some(t) if t.eq_ignore_ascii_case("false") => Some(false),
+        _ => None,
+    };
+    let is_closed = flag(p.hs_is_closed.as_deref());
+    let close_ms = p.closedate.as_deref().and_then(millis);
+    Deal {
+        name: clean_text(p.dealname.as_deref(), NAME).unwrap_or_default(),
+        amount,
+        currency: currency_code(p.deal_currency_code.as_deref()),
+        pipeline: nonempty(p.pipeline),
+        stage: nonempty(p.dealstage),
+        close_date: close_ms.and_then(civil_date),
+        owner: nonempty(p.hubspot_owner_id),
+        created_at: p
+            .createdate
+            .as_deref()
+            .and_then(millis)
+            .or_else(|| created_at.as_deref().and_then(millis))
+            .map(seconds),
+        // HubSpot stamps the close date when a deal is closed.
+        closed_at: close_ms.filter(|_| is_closed == Some(true)).map(seconds),
+        is_closed,
+        is_won: flag(p.hs_is_closed_won.as_deref()),
+        next_step: clean_text(p.hs_next_step.as_deref(), SUBJECT),
+        forecast_category: clean_text(p.hs_manual_forecast_category.as_deref(), SHORT),
+        contacts: all_links(&links.contacts),
+        company: main_link(&links.companies),
+        stage_history: Vec::new(),
+    }
+}
+
+fn activity(t: ActivityType, p: EngagementProps, links: &Links) -> Activity {
+    let body = |v: Option<&str>| clean_text(v, BODY);
+    let subject = |v: Option<&str>| clean_text(v, SUBJECT);
+    let (subject, body, direction, duration_secs, outcome) = match t {
+        ActivityType::Call => (
+            subject(p.hs_call_title.as_deref()),
+            body(p.hs_call_body.as_deref()),
+            match p.hs_call_direction.as_deref().map(str::trim) {
+                Some("INBOUND") => Some(Direction::Inbound),
+                Some("OUTBOUND") => Some(Direction::Outbound),
+                _ => None,
+            },
+            p.hs_call_duration
+                .as_deref()
+                .and_then(|d| d.trim().parse::<f64>().ok())
+                .filter(|ms| ms.is_finite() && *ms >= 0.0 && *ms < 1e15)
+                .map(|ms| (ms / 1000.0).round() as i64),
+            p.hs_call_disposition.as_deref().and_then(call_outcome),
+        ),
+        ActivityType::Email => (
+            subject(p.hs_email_subject.as_deref()),
+            body(p.hs_email_text.as_deref()),
+            match p.hs_email_direction.as_deref().map(str::trim) {
+                Some("INCOMING_EMAIL") => Some(Direction::Inbound),
+                Some("EMAIL" | "FORWARDED_EMAIL") => Some(Direction::Outbound),
+                _ => None,
+            },
+            None,
+            None,
+        ),
+        ActivityType::Meeting => {
+            let start = p.hs_meeting_start_time.as_deref().and_then(millis);
+            let end = p.hs_meeting_end_time.as_deref().and_then(millis);
+            (
+                subject(p.hs_meeting_title.as_deref()),
+                body(p.hs_meeting_body.as_deref()),
+                None,
+                start
+                    .zip(end)
+                    .filter(|(s, e)| e >= s)
+                    .map(|(s, e)| (e - s) / 1000),
+                clean_text(p.hs_meeting_outcome.as_deref(), SHORT),
+            )
+        }
+        ActivityType::Note => (None, body(p.hs_note_body.as_deref()), None, None, None),
+        ActivityType::Task => (
+            subject(p.hs_task_subject.as_deref()),
+            body(p.hs_task_body.as_deref()),
+            None,
+            None,
+            clean_text(p.hs_task_status.as_deref(), SHORT),
+        ),
+    };
+    Activity {
+        activity_type: t,
+        direction,
+        occurred_at: p.hs_timestamp.as_deref().and_then(millis).map(seconds),
+        owner: nonempty(p.hubspot_owner_id),
+        duration_secs,
+        outcome,
+        subject,
+        body,
+        deal: links.deals.first().map(|l| l.id.clone()),
+        contact: links.contacts.first().map(|l| l.id.clone()),
+        company: main_link(&links.companies),
+    }
+}
+
+/// HubSpot's built-in call outcomes are GUIDs; custom ones are shown as given.
+fn call_outcome(value: &str) -> Option<String> {
+    let label = match value.trim() {
+        "f240bbac-87c9-4f6e-bf70-924b57d47db7" => "Connected",
+        "b2cf5968-551e-4856-9783-52b3da59a7d0" => "Left voicemail",
+        "a4c4c377-d246-4b32-a13b-75a56a4cd0ff" => "Left live message",
+        "73a0d17f-1163-4015-bdd5-ec830791da20" => "No answer",
+        "9d9162e7-6cf3-4944-bf63-4dff82258764" => "Busy",
+        "17b47fee-58de-441e-a44c-c6300d46f273" => "Wrong number",
+        other => return clean_text(Some(other), SHORT),
+    };
+    Some(label.to_owned())
+}
+
+/// An owner; `archived_listing` when it came from the deactivated owners.
+pub(crate) fn owner(raw: Box<RawValue>, archived_listing: bool) -> Result<Record, Skip> {
+    if !raw.get().trim_start().starts_with('{') {
+        return Err(skip(None, "not an object"));
+    }
+    let o: wire::Owner =
+        serde_json::from_str(raw.get()).map_err(|_| skip(None, "unexpected shape"))?;
+    let id = nonempty(o.id).ok_or_else(|| skip(None, "missing id"))?;
+    let name = format!(
+        "{} {}",
+        o.first_name.as_deref().unwrap_or_default().trim(),
+        o.last_name.as_deref().unwrap_or_default().trim()
+    );
+    let email = email_key(o.email.as_deref());
+    let updated = o
+        .updated_at
+        .as_deref()
+        .and_then(millis)
+        .or_else(|| o.created_at.as_deref().and_then(millis));
+    Ok(Record {
+        data: RecordData::Owner(Owner {
+            name: clean_text(Some(&name), NAME)
+                .or_else(|| email.clone())
+                .unwrap_or_else(|| id.clone()),
+            email,
+            active: !(archived_listing || o.archived == Some(true)),
+        }),
+        external_id: id,
+        updated_at_ms: updated.unwrap_or(0),
+        raw,
+    })
+}
+
+/// A deal pipeline with its (unarchived) stages in display order.
+pub(crate) fn pipeline(raw: Box<RawValue>) -> Result<Record, Skip> {
+    if !raw.get().trim_start().starts_with('{') {
+        return Err(skip(None, "not an object"));
+    }
+    let p: wire::Pipeline =
+        serde_json::from_str(raw.get()).map_err(|_| skip(None, "unexpected shape"))?;
+    let id = nonempty(p.id).ok_or_else(|| skip(None, "missing id"))?;
+    let mut updated = p.updated_at.as_deref().and_then(millis).unwrap_or(0);
+    let mut stages: Vec<Stage> = Vec::with_capacity(p.stages.len());
+    for s in p.stages {
+        let Some(stage_id) = nonempty(s.id) else {
+            continue;
+        };
+        if s.archived == Some(true) {
+            continue;
+        }
+        updated = updated.max(s.updated_at.as_deref().and_then(millis).unwrap_or(0));
+        let meta = s.metadata.unwrap_or_default();
+        let probability = meta
+            .probability
+            .as_deref()
+            .and_then(|v| v.trim().parse::<f64>().ok())
+            .filter(|v| v.is_finite() && (0.0..=100.0).contains(v))
+            .map(|v| if v <= 1.0 { v * 100.0 } else { v });
+        let is_closed = meta.is_closed == Some(true);
+        stages.push(Stage {
+            label: clean_text(s.label.as_deref(), NAME).unwrap_or_else(|| stage_id.clone()),
+            external_id: stage_id,
+            display_order: order(s.display_order.as_deref()),
+            is_won: is_closed && probability.is_some_and(|p| p >= 99.999),
+            probability,
+            is_closed,
+        });
+    }
+    stages.sort_by(|a, b| (a.display_order, &a.label).cmp(&(b.display_order, &b.label)));
+    Ok(Record {
+        data: RecordData::Pipeline(Pipeline {
+            label: clean_text(p.label.as_deref(), NAME).unwrap_or_else(|| id.clone()),
+            display_order: order(p.display_order.as_deref()),
+            stages,
+        }),
+        external_id: id,
+        updated_at_ms: updated,
+        raw,
+    })
+}
+
+fn order(v: Option<&str>) -> i64 {
+    v.and_then(|v| v.trim().parse::<f64>().ok())
+        .filter(|v| v.is_finite() && v.abs() < 1e15)
+        .map_or(0, |v| v as i64)
+}
+
+/// Trimmed, non-empty text.
+pub(crate) fn nonempty(v: Option<String>) -> Option<String> {
+    let v = v?;
+    let t = v.trim();
+    if t.is_empty() {
+        None
+    } else if t.len() == v.len() {
+        Some(v)
+    } else {
+        Some(t.to_owned())
+    }
+}
+
+/// A HubSpot time as epoch milliseconds: RFC 3339 (`2025-05-01T10:12:13.456Z`), epoch
+/// milliseconds as digits, or a bare date (midnight UTC).
+pub(crate) fn millis(value: &str) -> Option<i64> {
+    let v = value.trim();
+    if v.is_empty() {
+        return None;
+    }
+    if v.len() <= 16 && v.bytes().all(|b| b.is_ascii_digit()) {
+        return v.parse().ok();
+    }
+    if v.len() == 10 {
+        let format = time::macros::format_description!("[year]-[month]-[day]");
+        let date = time::Date::parse(v, format).ok()?;
+        return Some(date.midnight().assume_utc().unix_timestamp() * 1000);
+    }
+    parse_rfc3339_ms(v)
+}
+
+fn seconds(ms: i64) -> i64 {
+    ms.div_euclid(1000)
+}
+
+/// The UTC date of an instant, `YYYY-MM-DD`.
+fn civil_date(ms: i64) -> Option<String> {
+    let dt = time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000).ok()?;
+    let d = dt.date();
+    Some(format!(
+        "{:04}-{:02}-{:02}",
+        d.year(),
+        u8::from(d.month()),
+        d.day()
+    ))
+}
