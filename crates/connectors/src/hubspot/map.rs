@@ -5,18 +5,18 @@
 //! external id, owners by owner id, pipeline and stage by id.
 
 use domain::crm::{
-    Activity, ActivityType, Amount, Company, Contact, Deal, Direction, Owner, Pipeline, Record,
-    RecordData, Stage, clean_text, currency_code, email_key,
+    Activity, ActivityType, Amount, Company, Contact, Deal, Direction, Record, RecordData,
+    clean_text, currency_code,
 };
 use serde::de::DeserializeOwned;
 use serde_json::value::RawValue;
 
+use super::values::{civil_date, millis, nonempty, seconds};
 use super::wire::{self, Associations, CompanyProps, ContactProps, DealProps, EngagementProps};
 use crate::Skip;
-use crate::http::parse_rfc3339_ms;
 
 /// Longest names (companies, people, deals, stages).
-const NAME: usize = 300;
+pub(crate) const NAME: usize = 300;
 /// Longest subjects and next steps.
 const SUBJECT: usize = 500;
 /// Longest bodies.
@@ -108,7 +108,7 @@ pub(crate) struct Parsed {
     pub typed: Result<Typed, Skip>,
 }
 
-fn skip(external_id: Option<String>, reason: &str) -> Skip {
+pub(crate) fn skip(external_id: Option<String>, reason: &str) -> Skip {
     Skip {
         external_id,
         reason: reason.to_owned(),
@@ -372,138 +372,4 @@ fn call_outcome(value: &str) -> Option<String> {
         other => return clean_text(Some(other), SHORT),
     };
     Some(label.to_owned())
-}
-
-/// An owner; `archived_listing` when it came from the deactivated owners.
-pub(crate) fn owner(raw: Box<RawValue>, archived_listing: bool) -> Result<Record, Skip> {
-    if !raw.get().trim_start().starts_with('{') {
-        return Err(skip(None, "not an object"));
-    }
-    let o: wire::Owner =
-        serde_json::from_str(raw.get()).map_err(|_| skip(None, "unexpected shape"))?;
-    let id = nonempty(o.id).ok_or_else(|| skip(None, "missing id"))?;
-    let name = format!(
-        "{} {}",
-        o.first_name.as_deref().unwrap_or_default().trim(),
-        o.last_name.as_deref().unwrap_or_default().trim()
-    );
-    let email = email_key(o.email.as_deref());
-    let updated = o
-        .updated_at
-        .as_deref()
-        .and_then(millis)
-        .or_else(|| o.created_at.as_deref().and_then(millis));
-    Ok(Record {
-        data: RecordData::Owner(Owner {
-            name: clean_text(Some(&name), NAME)
-                .or_else(|| email.clone())
-                .unwrap_or_else(|| id.clone()),
-            email,
-            active: !(archived_listing || o.archived == Some(true)),
-        }),
-        external_id: id,
-        updated_at_ms: updated.unwrap_or(0),
-        raw,
-    })
-}
-
-/// A deal pipeline with its (unarchived) stages in display order.
-pub(crate) fn pipeline(raw: Box<RawValue>) -> Result<Record, Skip> {
-    if !raw.get().trim_start().starts_with('{') {
-        return Err(skip(None, "not an object"));
-    }
-    let p: wire::Pipeline =
-        serde_json::from_str(raw.get()).map_err(|_| skip(None, "unexpected shape"))?;
-    let id = nonempty(p.id).ok_or_else(|| skip(None, "missing id"))?;
-    let mut updated = p.updated_at.as_deref().and_then(millis).unwrap_or(0);
-    let mut stages: Vec<Stage> = Vec::with_capacity(p.stages.len());
-    for s in p.stages {
-        let Some(stage_id) = nonempty(s.id) else {
-            continue;
-        };
-        if s.archived == Some(true) {
-            continue;
-        }
-        updated = updated.max(s.updated_at.as_deref().and_then(millis).unwrap_or(0));
-        let meta = s.metadata.unwrap_or_default();
-        let probability = meta
-            .probability
-            .as_deref()
-            .and_then(|v| v.trim().parse::<f64>().ok())
-            .filter(|v| v.is_finite() && (0.0..=100.0).contains(v))
-            .map(|v| if v <= 1.0 { v * 100.0 } else { v });
-        let is_closed = meta.is_closed == Some(true);
-        stages.push(Stage {
-            label: clean_text(s.label.as_deref(), NAME).unwrap_or_else(|| stage_id.clone()),
-            external_id: stage_id,
-            display_order: order(s.display_order.as_deref()),
-            is_won: is_closed && probability.is_some_and(|p| p >= 99.999),
-            probability,
-            is_closed,
-        });
-    }
-    stages.sort_by(|a, b| (a.display_order, &a.label).cmp(&(b.display_order, &b.label)));
-    Ok(Record {
-        data: RecordData::Pipeline(Pipeline {
-            label: clean_text(p.label.as_deref(), NAME).unwrap_or_else(|| id.clone()),
-            display_order: order(p.display_order.as_deref()),
-            stages,
-        }),
-        external_id: id,
-        updated_at_ms: updated,
-        raw,
-    })
-}
-
-fn order(v: Option<&str>) -> i64 {
-    v.and_then(|v| v.trim().parse::<f64>().ok())
-        .filter(|v| v.is_finite() && v.abs() < 1e15)
-        .map_or(0, |v| v as i64)
-}
-
-/// Trimmed, non-empty text.
-pub(crate) fn nonempty(v: Option<String>) -> Option<String> {
-    let v = v?;
-    let t = v.trim();
-    if t.is_empty() {
-        None
-    } else if t.len() == v.len() {
-        Some(v)
-    } else {
-        Some(t.to_owned())
-    }
-}
-
-/// A HubSpot time as epoch milliseconds: RFC 3339 (`2025-05-01T10:12:13.456Z`), epoch
-/// milliseconds as digits, or a bare date (midnight UTC).
-pub(crate) fn millis(value: &str) -> Option<i64> {
-    let v = value.trim();
-    if v.is_empty() {
-        return None;
-    }
-    if v.len() <= 16 && v.bytes().all(|b| b.is_ascii_digit()) {
-        return v.parse().ok();
-    }
-    if v.len() == 10 {
-        let format = time::macros::format_description!("[year]-[month]-[day]");
-        let date = time::Date::parse(v, format).ok()?;
-        return Some(date.midnight().assume_utc().unix_timestamp() * 1000);
-    }
-    parse_rfc3339_ms(v)
-}
-
-fn seconds(ms: i64) -> i64 {
-    ms.div_euclid(1000)
-}
-
-/// The UTC date of an instant, `YYYY-MM-DD`.
-fn civil_date(ms: i64) -> Option<String> {
-    let dt = time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000).ok()?;
-    let d = dt.date();
-    Some(format!(
-        "{:04}-{:02}-{:02}",
-        d.year(),
-        u8::from(d.month()),
-        d.day()
-    ))
 }

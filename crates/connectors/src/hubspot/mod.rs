@@ -16,6 +16,9 @@ mod dialect;
 mod map;
 mod objects;
 mod small;
+mod types;
+mod values;
+mod window;
 mod wire;
 
 #[cfg(test)]

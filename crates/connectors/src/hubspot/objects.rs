@@ -17,303 +17,15 @@
 
 use std::collections::HashMap;
 
-use domain::crm::{ActivityType, ObjectKind};
+use domain::crm::ObjectKind;
 use serde_json::json;
 
-use super::map::{self, Link, Links, Shape};
+use super::map::{self, Link, Links};
+use super::types::{ObjectType, list_path, types_of};
+use super::values::{millis, nonempty};
+use super::window::Window;
 use super::wire::{AssociationBatch, Page};
 use crate::{Batch, Change, Checkpoint, ConnectorError, Http, Pass, Skip};
-
-/// Records per list page (HubSpot's maximum).
-pub const LIST_LIMIT: usize = 100;
-/// Records per search page (HubSpot's maximum).
-pub const SEARCH_LIMIT: usize = 200;
-
-/// How we read one HubSpot object type.
-#[derive(Clone, Copy, Debug)]
-pub struct ObjectType {
-    /// The path segment (`deals`).
-    pub name: &'static str,
-    pub shape: Shape,
-    /// The modification-date property searches filter and sort on.
-    pub modified: &'static str,
-    /// The properties we ask for.
-    pub properties: &'static [&'static str],
-    /// Association targets we map.
-    pub associations: &'static [&'static str],
-}
-
-/// Companies.
-pub const COMPANIES: ObjectType = ObjectType {
-    name: "companies",
-    shape: Shape::Company,
-    modified: "hs_lastmodifieddate",
-    properties: &[
-        "name",
-        "domain",
-        "industry",
-        "hubspot_owner_id",
-        "hs_lastmodifieddate",
-    ],
-    associations: &[],
-};
-
-/// Contacts (whose modification date is `lastmodifieddate`).
-pub const CONTACTS: ObjectType = ObjectType {
-    name: "contacts",
-    shape: Shape::Contact,
-    modified: "lastmodifieddate",
-    properties: &[
-        "firstname",
-        "lastname",
-        "email",
-        "phone",
-        "jobtitle",
-        "hubspot_owner_id",
-        "associatedcompanyid",
-        "lastmodifieddate",
-    ],
-    associations: &["companies"],
-};
-
-/// Deals.
-pub const DEALS: ObjectType = ObjectType {
-    name: "deals",
-    shape: Shape::Deal,
-    modified: "hs_lastmodifieddate",
-    properties: &[
-        "dealname",
-        "amount",
-        "deal_currency_code",
-        "pipeline",
-        "dealstage",
-        "closedate",
-        "hubspot_owner_id",
-        "createdate",
-        "hs_lastmodifieddate",
-        "hs_is_closed",
-        "hs_is_closed_won",
-        "hs_next_step",
-        "hs_manual_forecast_category",
-    ],
-    associations: &["contacts", "companies"],
-};
-
-const ENGAGEMENT_LINKS: &[&str] = &["deals", "contacts", "companies"];
-
-/// The engagement types that make up activities, in sync order.
-pub const ENGAGEMENTS: [ObjectType; 5] = [
-    ObjectType {
-        name: "calls",
-        shape: Shape::Engagement(ActivityType::Call),
-        modified: "hs_lastmodifieddate",
-        properties: &[
-            "hs_timestamp",
-            "hubspot_owner_id",
-            "hs_lastmodifieddate",
-            "hs_call_title",
-            "hs_call_body",
-            "hs_call_duration",
-            "hs_call_direction",
-            "hs_call_disposition",
-        ],
-        associations: ENGAGEMENT_LINKS,
-    },
-    ObjectType {
-        name: "emails",
-        shape: Shape::Engagement(ActivityType::Email),
-        modified: "hs_lastmodifieddate",
-        properties: &[
-            "hs_timestamp",
-            "hubspot_owner_id",
-            "hs_lastmodifieddate",
-            "hs_email_subject",
-            "hs_email_text",
-            "hs_email_direction",
-        ],
-        associations: ENGAGEMENT_LINKS,
-    },
-    ObjectType {
-        name: "meetings",
-        shape: Shape::Engagement(ActivityType::Meeting),
-        modified: "hs_lastmodifieddate",
-        properties: &[
-            "hs_timestamp",
-            "hubspot_owner_id",
-            "hs_lastmodifieddate",
-            "hs_meeting_title",
-            "hs_meeting_body",
-            "hs_meeting_start_time",
-            "hs_meeting_end_time",
-            "hs_meeting_outcome",
-        ],
-        associations: ENGAGEMENT_LINKS,
-    },
-    ObjectType {
-        name: "notes",
-        shape: Shape::Engagement(ActivityType::Note),
-        modified: "hs_lastmodifieddate",
-        properties: &[
-            "hs_timestamp",
-            "hubspot_owner_id",
-            "hs_lastmodifieddate",
-            "hs_note_body",
-        ],
-        associations: ENGAGEMENT_LINKS,
-    },
-    ObjectType {
-        name: "tasks",
-        shape: Shape::Engagement(ActivityType::Task),
-        modified: "hs_lastmodifieddate",
-        properties: &[
-            "hs_timestamp",
-            "hubspot_owner_id",
-            "hs_lastmodifieddate",
-            "hs_task_subject",
-            "hs_task_body",
-            "hs_task_status",
-        ],
-        associations: ENGAGEMENT_LINKS,
-    },
-];
-
-/// The HubSpot object types a kind is read from.
-pub fn types_of(kind: ObjectKind) -> &'static [ObjectType] {
-    match kind {
-        ObjectKind::Company => std::slice::from_ref(&COMPANIES),
-        ObjectKind::Contact => std::slice::from_ref(&CONTACTS),
-        ObjectKind::Deal => std::slice::from_ref(&DEALS),
-        ObjectKind::Activity => &ENGAGEMENTS,
-        ObjectKind::Owner | ObjectKind::Pipeline => &[],
-    }
-}
-
-/// Percent-encode a query value (RFC 3986 unreserved characters pass).
-pub(crate) fn encode(value: &str) -> String {
-    let mut out = String::with_capacity(value.len());
-    for b in value.bytes() {
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
-}
-
-fn list_path(t: &ObjectType, after: Option<&str>, archived: bool) -> String {
-    let mut path = format!(
-        "/crm/v3/objects/{}?limit={LIST_LIMIT}&archived={archived}",
-        t.name
-    );
-    if archived {
-        path.push_str("&properties=hs_object_id");
-    } else {
-        path.push_str("&properties=");
-        path.push_str(&t.properties.join(","));
-        if !t.associations.is_empty() {
-            path.push_str("&associations=");
-            path.push_str(&t.associations.join(","));
-        }
-    }
-    if let Some(after) = after {
-        path.push_str("&after=");
-        path.push_str(&encode(after));
-    }
-    path
-}
-
-/// Where an incremental search stands inside its pass (`Checkpoint::extra`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum Window {
-    /// Records modified at or after `lo`, by modification time.
-    From { lo: i64 },
-    /// Records modified exactly at `at` with an id above `after_id`, by id.
-    Tie { at: i64, after_id: u64 },
-}
-
-impl Window {
-    /// The window in `extra`, or the pass's lower bound when there is none (or it is
-    /// unreadable: starting the step again is always safe).
-    pub fn parse(extra: Option<&str>, since: i64) -> Self {
-        let parsed = extra.and_then(|e| {
-            let mut parts = e.split(':');
-            match (parts.next(), parts.next(), parts.next(), parts.next()) {
-                (Some("k"), Some(lo), None, None) => Some(Window::From {
-                    lo: lo.parse().ok()?,
-                }),
-                (Some("t"), Some(at), Some(id), None) => Some(Window::Tie {
-                    at: at.parse().ok()?,
-                    after_id: id.parse().ok()?,
-                }),
-                _ => None,
-            }
-        });
-        parsed.unwrap_or(Window::From { lo: since })
-    }
-
-    pub fn encode(self) -> String {
-        match self {
-            Window::From { lo } => format!("k:{lo}"),
-            Window::Tie { at, after_id } => format!("t:{at}:{after_id}"),
-        }
-    }
-
-    /// The search request for this window.
-    pub fn body(self, t: &ObjectType) -> serde_json::Value {
-        let (filters, sort) = match self {
-            Window::From { lo } => (
-                json!([{ "propertyName": t.modified, "operator": "GTE", "value": lo.to_string() }]),
-                t.modified,
-            ),
-            Window::Tie { at, after_id } => (
-                json!([
-                    { "propertyName": t.modified, "operator": "EQ", "value": at.to_string() },
-                    { "propertyName": "hs_object_id", "operator": "GT", "value": after_id.to_string() },
-                ]),
-                "hs_object_id",
-            ),
-        };
-        json!({
-            "filterGroups": [{ "filters": filters }],
-            "sorts": [{ "propertyName": sort, "direction": "ASCENDING" }],
-            "properties": t.properties,
-            "limit": SEARCH_LIMIT,
-        })
-    }
-
-    /// The window after a page: `None` when this step is done. `newest` is the newest
-    /// modification time on the page, `top_id` its highest id.
-    pub fn after_page(
-        self,
-        more: bool,
-        newest: Option<i64>,
-        top_id: Option<u64>,
-    ) -> Result<Option<Window>, ConnectorError> {
-        Ok(match self {
-            Window::From { .. } if !more => None,
-            Window::From { lo } => match newest {
-                Some(t) if t > lo => Some(Window::From { lo: t }),
-                // A full page of one instant: step through it by id.
-                _ => Some(Window::Tie {
-                    at: lo,
-                    after_id: 0,
-                }),
-            },
-            Window::Tie { at, .. } if !more => Some(Window::From {
-                lo: at.saturating_add(1),
-            }),
-            Window::Tie { at, after_id } => match top_id {
-                Some(id) if id > after_id => Some(Window::Tie { at, after_id: id }),
-                _ => {
-                    return Err(ConnectorError::Malformed(
-                        "search paging did not advance".into(),
-                    ));
-                }
-            },
-        })
-    }
-}
 
 /// One page of `kind` after `checkpoint`.
 pub(crate) async fn fetch(
@@ -489,7 +201,7 @@ async fn archived_page(
                     map::Typed::Deal(o) => o.archived_at.as_deref(),
                     map::Typed::Engagement(_, o) => o.archived_at.as_deref(),
                 }
-                .and_then(map::millis);
+                .and_then(millis);
                 // Archived before this pass's window: an earlier pass (or the full
                 // pass's sweep) already removed it.
                 if archived_at.is_none_or(|at| at >= since) {
@@ -538,7 +250,7 @@ async fn read_links(
             let batch: AssociationBatch = reply.json()?;
             inputs = Vec::new();
             for result in batch.results {
-                let Some(from) = map::nonempty(result.from.id) else {
+                let Some(from) = nonempty(result.from.id) else {
                     continue;
                 };
                 let links = out.entry(from.clone()).or_default();
@@ -548,7 +260,7 @@ async fn read_links(
                     _ => &mut links.deals,
                 };
                 for to in result.to {
-                    let Some(id) = map::nonempty(to.to_object_id) else {
+                    let Some(id) = nonempty(to.to_object_id) else {
                         continue;
                     };
                     let primary = to.types.iter().any(|ty| {

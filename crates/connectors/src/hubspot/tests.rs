@@ -7,8 +7,10 @@ use domain::crm::{ActivityType, Direction, RecordData};
 use serde_json::value::RawValue;
 
 use super::map::{self, Link, Links, Shape};
-use super::objects::{DEALS, ENGAGEMENTS, Window};
+use super::types::{DEALS, ENGAGEMENTS};
+use super::window::Window;
 use super::*;
+use super::{small, values};
 
 fn raw(s: &str) -> Box<RawValue> {
     RawValue::from_string(s.to_owned()).expect("raw json")
@@ -272,7 +274,7 @@ fn engagements_map_their_type_specific_fields() {
 
 #[test]
 fn owners_and_pipelines() {
-    let o = map::owner(
+    let o = small::map_owner(
         raw(r#"{"id":"41629779","email":"Rep@Acme.Example","firstName":"Ada","lastName":"Byron","archived":false,"updatedAt":"2020-01-01T00:00:00Z"}"#),
         false,
     )
@@ -284,10 +286,10 @@ fn owners_and_pipelines() {
         (owner.name.as_str(), owner.email.as_deref(), owner.active),
         ("Ada Byron", Some("rep@acme.example"), true)
     );
-    let gone = map::owner(raw(r#"{"id":"1","email":"x@y.example"}"#), true).expect("maps");
+    let gone = small::map_owner(raw(r#"{"id":"1","email":"x@y.example"}"#), true).expect("maps");
     assert!(matches!(gone.data, RecordData::Owner(ref o) if !o.active && o.name == "x@y.example"));
 
-    let p = map::pipeline(raw(
+    let p = small::map_pipeline(raw(
         r#"{"id":"default","label":"Sales Pipeline","displayOrder":0,"archived":false,"stages":[
         {"id":"closedwon","label":"Closed won","displayOrder":5,"metadata":{"isClosed":"true","probability":"1.0"}},
         {"id":"appointmentscheduled","label":"Appointment","displayOrder":0,"metadata":{"isClosed":"false","probability":"0.2"}},
@@ -383,11 +385,11 @@ fn search_windows_advance_through_ties_without_loss_or_loops() {
 #[test]
 fn times_come_in_three_shapes() {
     assert_eq!(
-        map::millis("2025-05-01T10:12:13.456Z"),
+        values::millis("2025-05-01T10:12:13.456Z"),
         Some(1_746_094_333_456)
     );
-    assert_eq!(map::millis("1714557600000"), Some(1_714_557_600_000));
-    assert_eq!(map::millis("2024-10-04"), Some(1_728_000_000_000));
-    assert_eq!(map::millis("soon"), None);
-    assert_eq!(map::millis("99999999999999999999999"), None);
+    assert_eq!(values::millis("1714557600000"), Some(1_714_557_600_000));
+    assert_eq!(values::millis("2024-10-04"), Some(1_728_000_000_000));
+    assert_eq!(values::millis("soon"), None);
+    assert_eq!(values::millis("99999999999999999999999"), None);
 }

@@ -11,7 +11,9 @@ use axum::response::{IntoResponse, Response};
 use domain::crm::ObjectKind;
 use serde::Deserialize;
 
-use super::render::{self, Associations, Ctx, Object};
+use super::json::esc;
+use super::objects::Object;
+use super::records::{self, Associations, Ctx};
 use super::{Shared, activity_type, error_response, index_of, numeric_id};
 use crate::server::{MockState, rfc3339_ms};
 
@@ -89,31 +91,29 @@ pub(crate) fn json(status: StatusCode, body: String) -> Response {
         .into_response()
 }
 
-fn bad_request(message: &str) -> Response {
+pub(crate) fn bad_request(message: &str) -> Response {
     error_response(400, "VALIDATION_ERROR", message)
 }
 
-/// `limit` within 1..=max (HubSpot's default is 10).
-fn limit(q: &Query, max: usize) -> Result<usize, Response> {
+/// `limit` within 1..=max (HubSpot's default is 10), or the message of the 400.
+pub(crate) fn limit(q: &Query, max: usize) -> Result<usize, String> {
     match q.get("limit") {
         None => Ok(10),
         Some(v) => match v.parse::<usize>() {
             Ok(n) if (1..=max).contains(&n) => Ok(n),
-            _ => Err(bad_request(&format!(
-                "limit must be a number between 1 and {max}"
-            ))),
+            _ => Err(format!("limit must be a number between 1 and {max}")),
         },
     }
 }
 
 /// Close a `results` array and add `paging` when there is a next page.
-fn finish_page(out: &mut String, next: Option<String>, link_base: &str) {
+pub(crate) fn finish_page(out: &mut String, next: Option<String>, link_base: &str) {
     out.push(']');
     if let Some(after) = next {
         out.push_str(",\"paging\":{\"next\":{\"after\":");
-        render::esc(out, &after);
+        esc(out, &after);
         out.push_str(",\"link\":");
-        render::esc(out, &format!("{link_base}?after={after}"));
+        esc(out, &format!("{link_base}?after={after}"));
         out.push_str("}}");
     }
     out.push('}');
@@ -133,7 +133,7 @@ pub(crate) async fn list(
     let q = Query::parse(raw.as_deref());
     let limit = match limit(&q, 100) {
         Ok(l) => l,
-        Err(r) => return r,
+        Err(m) => return bad_request(&m),
     };
     let kind = obj.kind();
     let start = match q.get("after") {
@@ -175,7 +175,7 @@ pub(crate) async fn list(
             if n > 0 {
                 out.push(',');
             }
-            render::archived(&mut out, &ctx, *idx, *ms);
+            records::archived(&mut out, &ctx, *idx, *ms);
         }
     } else {
         let mut cursor = start.checked_sub(1);
@@ -195,7 +195,7 @@ pub(crate) async fn list(
                     out.push(',');
                 }
                 let mark = out.len();
-                if render::record(&mut out, &ctx, idx, true) {
+                if records::record(&mut out, &ctx, idx, true) {
                     written += 1;
                 } else if written > 0 {
                     out.truncate(mark - 1);
@@ -205,80 +205,6 @@ pub(crate) async fn list(
     }
     let link = format!("{}/crm/v3/objects/{object}", state.base_url());
     finish_page(&mut out, next, &link);
-    json(StatusCode::OK, out)
-}
-
-/// `GET /crm/v3/owners`: active owners (`archived=true`: deactivated ones; the world
-/// has none), up to 500 a page.
-pub(crate) async fn owners(
-    State(state): State<Arc<MockState>>,
-    Extension(shared): Extension<Arc<Shared>>,
-    RawQuery(raw): RawQuery,
-) -> Response {
-    let q = Query::parse(raw.as_deref());
-    let limit = match limit(&q, 500) {
-        Ok(l) => l,
-        Err(r) => return r,
-    };
-    let start = match q.get("after") {
-        None | Some("") => 0,
-        Some(a) => match index_of(ObjectKind::Owner, a) {
-            Some(i) => i,
-            None => return bad_request("Invalid paging cursor (after)."),
-        },
-    };
-    let world = &state.world;
-    let mut out = String::from("{\"results\":[");
-    let mut next = None;
-    if q.get("archived") != Some("true") {
-        let count = world.count(ObjectKind::Owner);
-        let email = q.get("email");
-        let mut written = 0;
-        for idx in start..count {
-            if email.is_some_and(|e| {
-                world
-                    .owner(idx)
-                    .is_none_or(|(_, m)| !m.eq_ignore_ascii_case(e))
-            }) {
-                continue;
-            }
-            if written == limit {
-                next = Some(numeric_id(ObjectKind::Owner, idx).to_string());
-                break;
-            }
-            if written > 0 {
-                out.push(',');
-            }
-            if render::owner(&mut out, world, &shared, idx) {
-                written += 1;
-            }
-        }
-    }
-    let link = format!("{}/crm/v3/owners", state.base_url());
-    finish_page(&mut out, next, &link);
-    json(StatusCode::OK, out)
-}
-
-/// `GET /crm/v3/pipelines/deals`: every deal pipeline with its stages.
-pub(crate) async fn pipelines(
-    State(state): State<Arc<MockState>>,
-    Extension(shared): Extension<Arc<Shared>>,
-    Path(object): Path<String>,
-) -> Response {
-    let mut out = String::from("{\"results\":[");
-    match object.as_str() {
-        "deals" | "0-3" => {
-            for idx in 0..state.world.count(ObjectKind::Pipeline) as usize {
-                if idx > 0 {
-                    out.push(',');
-                }
-                render::pipeline(&mut out, &state.world, &shared, idx);
-            }
-        }
-        "tickets" | "0-5" => {}
-        _ => return bad_request(&format!("Unable to infer object type from: {object}")),
-    }
-    out.push_str("]}");
     json(StatusCode::OK, out)
 }
 
@@ -352,7 +278,7 @@ pub(crate) async fn associations(
             _ => true,
         });
         let (companies, contacts, deals) = idx
-            .map(|i| render::targets(world, from_obj, i))
+            .map(|i| records::targets(world, from_obj, i))
             .unwrap_or_default();
         let targets = match to_kind {
             ObjectKind::Company => companies,
@@ -369,7 +295,7 @@ pub(crate) async fn associations(
                 "{{\"status\":\"error\",\"category\":\"OBJECT_NOT_FOUND\",\"subCategory\":\"crm.associations.NO_ASSOCIATIONS_FOUND\",\"context\":{{\"fromObjectId\":[{}]}},\"message\":",
                 serde_json::Value::String(id.clone())
             ));
-            render::esc(
+            esc(
                 &mut errors,
                 &format!("No {to} is associated with {} {id}.", from_obj.singular()),
             );
@@ -381,7 +307,7 @@ pub(crate) async fn associations(
         }
         n_results += 1;
         results.push_str("{\"from\":{\"id\":");
-        render::esc(&mut results, &id);
+        esc(&mut results, &id);
         results.push_str("},\"to\":[");
         for (k, target) in targets.iter().enumerate() {
             if k > 0 {

@@ -16,7 +16,8 @@ use axum::response::Response;
 use serde::Deserialize;
 
 use super::handlers::json;
-use super::render::{self, Associations, Ctx, Object};
+use super::objects::Object;
+use super::records::{self, Associations, Ctx};
 use super::{Shared, activity_type, error_response, numeric_id, throttled};
 use crate::server::MockState;
 use crate::world::World;
@@ -381,7 +382,7 @@ pub(crate) async fn search(
         if written > 0 {
             out.push(',');
         }
-        if render::record(&mut out, &ctx, *idx, false) {
+        if records::record(&mut out, &ctx, *idx, false) {
             written += 1;
         } else {
             out.truncate(mark);
