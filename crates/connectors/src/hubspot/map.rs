@@ -11,7 +11,7 @@ use domain::crm::{
 use serde::de::DeserializeOwned;
 use serde_json::value::RawValue;
 
-use super::values::{civil_date, millis, nonempty, seconds};
+use super::values::{civil_date, clean, millis, nonempty, seconds};
 use super::wire::{self, Associations, CompanyProps, ContactProps, DealProps, EngagementProps};
 use crate::Skip;
 
@@ -200,31 +200,32 @@ impl Parsed {
         let data = match typed {
             Typed::Company(o) => {
                 let p = o.properties.unwrap_or_default();
+                let domain = clean(p.domain, NAME);
                 RecordData::Company(Company {
-                    name: clean_text(p.name.as_deref(), NAME)
-                        .or_else(|| clean_text(p.domain.as_deref(), NAME))
+                    name: clean(p.name, NAME)
+                        .or_else(|| domain.clone())
                         .unwrap_or_default(),
-                    domain: clean_text(p.domain.as_deref(), NAME),
-                    industry: clean_text(p.industry.as_deref(), SHORT),
+                    domain,
+                    industry: clean(p.industry, SHORT),
                     owner: nonempty(p.hubspot_owner_id),
                 })
             }
             Typed::Contact(o) => {
                 let links = links.unwrap_or_else(|| Links::from_v3(o.associations));
                 let p = o.properties.unwrap_or_default();
-                let email = clean_text(p.email.as_deref(), NAME);
+                let email = clean(p.email, NAME);
                 let name = format!(
                     "{} {}",
                     p.firstname.as_deref().unwrap_or_default().trim(),
                     p.lastname.as_deref().unwrap_or_default().trim()
                 );
                 RecordData::Contact(Contact {
-                    name: clean_text(Some(&name), NAME)
+                    name: clean(Some(name), NAME)
                         .or_else(|| email.clone())
                         .unwrap_or_default(),
                     email,
-                    phone: clean_text(p.phone.as_deref(), SHORT),
-                    title: clean_text(p.jobtitle.as_deref(), NAME),
+                    phone: clean(p.phone, SHORT),
+                    title: clean(p.jobtitle, NAME),
                     owner: nonempty(p.hubspot_owner_id),
                     company: main_link(&links.companies).or(nonempty(p.associatedcompanyid)),
                 })
@@ -267,7 +268,7 @@ fn deal(p: DealProps, links: &Links, created_at: Option<String>) -> Deal {
     let is_closed = flag(p.hs_is_closed.as_deref());
     let close_ms = p.closedate.as_deref().and_then(millis);
     Deal {
-        name: clean_text(p.dealname.as_deref(), NAME).unwrap_or_default(),
+        name: clean(p.dealname, NAME).unwrap_or_default(),
         amount,
         currency: currency_code(p.deal_currency_code.as_deref()),
         pipeline: nonempty(p.pipeline),
@@ -284,8 +285,8 @@ fn deal(p: DealProps, links: &Links, created_at: Option<String>) -> Deal {
         closed_at: close_ms.filter(|_| is_closed == Some(true)).map(seconds),
         is_closed,
         is_won: flag(p.hs_is_closed_won.as_deref()),
-        next_step: clean_text(p.hs_next_step.as_deref(), SUBJECT),
-        forecast_category: clean_text(p.hs_manual_forecast_category.as_deref(), SHORT),
+        next_step: clean(p.hs_next_step, SUBJECT),
+        forecast_category: clean(p.hs_manual_forecast_category, SHORT),
         contacts: all_links(&links.contacts),
         company: main_link(&links.companies),
         stage_history: Vec::new(),
@@ -293,12 +294,12 @@ fn deal(p: DealProps, links: &Links, created_at: Option<String>) -> Deal {
 }
 
 fn activity(t: ActivityType, p: EngagementProps, links: &Links) -> Activity {
-    let body = |v: Option<&str>| clean_text(v, BODY);
-    let subject = |v: Option<&str>| clean_text(v, SUBJECT);
+    let body = |v: Option<String>| clean(v, BODY);
+    let subject = |v: Option<String>| clean(v, SUBJECT);
     let (subject, body, direction, duration_secs, outcome) = match t {
         ActivityType::Call => (
-            subject(p.hs_call_title.as_deref()),
-            body(p.hs_call_body.as_deref()),
+            subject(p.hs_call_title),
+            body(p.hs_call_body),
             match p.hs_call_direction.as_deref().map(str::trim) {
                 Some("INBOUND") => Some(Direction::Inbound),
                 Some("OUTBOUND") => Some(Direction::Outbound),
@@ -312,8 +313,8 @@ fn activity(t: ActivityType, p: EngagementProps, links: &Links) -> Activity {
             p.hs_call_disposition.as_deref().and_then(call_outcome),
         ),
         ActivityType::Email => (
-            subject(p.hs_email_subject.as_deref()),
-            body(p.hs_email_text.as_deref()),
+            subject(p.hs_email_subject),
+            body(p.hs_email_text),
             match p.hs_email_direction.as_deref().map(str::trim) {
                 Some("INCOMING_EMAIL") => Some(Direction::Inbound),
                 Some("EMAIL" | "FORWARDED_EMAIL") => Some(Direction::Outbound),
@@ -326,23 +327,23 @@ fn activity(t: ActivityType, p: EngagementProps, links: &Links) -> Activity {
             let start = p.hs_meeting_start_time.as_deref().and_then(millis);
             let end = p.hs_meeting_end_time.as_deref().and_then(millis);
             (
-                subject(p.hs_meeting_title.as_deref()),
-                body(p.hs_meeting_body.as_deref()),
+                subject(p.hs_meeting_title),
+                body(p.hs_meeting_body),
                 None,
                 start
                     .zip(end)
                     .filter(|(s, e)| e >= s)
                     .map(|(s, e)| (e - s) / 1000),
-                clean_text(p.hs_meeting_outcome.as_deref(), SHORT),
+                clean(p.hs_meeting_outcome, SHORT),
             )
         }
-        ActivityType::Note => (None, body(p.hs_note_body.as_deref()), None, None, None),
+        ActivityType::Note => (None, body(p.hs_note_body), None, None, None),
         ActivityType::Task => (
-            subject(p.hs_task_subject.as_deref()),
-            body(p.hs_task_body.as_deref()),
+            subject(p.hs_task_subject),
+            body(p.hs_task_body),
             None,
             None,
-            clean_text(p.hs_task_status.as_deref(), SHORT),
+            clean(p.hs_task_status, SHORT),
         ),
     };
     Activity {

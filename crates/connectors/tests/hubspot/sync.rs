@@ -237,3 +237,32 @@ async fn changes_beyond_the_search_cap_and_sharing_one_instant_all_arrive() {
         .expect("sent");
     assert_eq!(r.status().as_u16(), 400);
 }
+
+/// Records per second of a full sync of an 830,000-record world through the connector
+/// (mapping included, no database). Run with
+/// `cargo test --release -p pitchside-connectors --test hubspot -- --ignored --nocapture`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "a measurement, not a check: run in release"]
+async fn full_sync_throughput() {
+    let mock = start(WorldSpec::sized(100_000, 250_000, 80_000, 400_000)).await;
+    let conn = connector(&mock);
+    let started = std::time::Instant::now();
+    let mut records = 0u64;
+    for kind in ObjectKind::ALL {
+        let mut checkpoint = Checkpoint::full();
+        loop {
+            let batch = conn.fetch(kind, &checkpoint).await.expect("page");
+            records += batch.changes.len() as u64;
+            checkpoint = batch.checkpoint;
+            if batch.done {
+                break;
+            }
+        }
+    }
+    let secs = started.elapsed().as_secs_f64();
+    eprintln!(
+        "{records} records in {secs:.1} s: {:.0} records/s, {} requests",
+        records as f64 / secs,
+        conn.meter().requests()
+    );
+}

@@ -4,10 +4,9 @@
 
 use domain::crm::{ActivityType, ObjectKind};
 
-use super::json::{Props, esc};
+use super::json::{Props, Small, esc};
 use super::objects::Object;
 use super::{Shared, numeric_id, pipeline_id, stage_id};
-use crate::server::rfc3339_ms;
 use crate::world::{STAGES, World};
 
 /// Which associations a list request asked for.
@@ -39,12 +38,12 @@ pub(crate) struct Ctx<'a> {
 }
 
 impl Ctx<'_> {
-    fn time(&self, ms: i64) -> String {
-        rfc3339_ms(self.shared.clock(ms))
+    fn time(&self, ms: i64) -> Small {
+        Small::time(self.shared.clock(ms))
     }
 
-    fn id(&self, kind: ObjectKind, idx: u64) -> String {
-        numeric_id(kind, idx).to_string()
+    fn id(&self, kind: ObjectKind, idx: u64) -> Small {
+        Small::number(numeric_id(kind, idx))
     }
 }
 
@@ -105,7 +104,7 @@ fn associations(out: &mut String, ctx: &Ctx<'_>, idx: u64) {
     let (companies, contacts, deals) = targets(ctx.world, ctx.obj, idx);
     let ids = |kind: ObjectKind, v: &[u64], on: bool| -> Vec<String> {
         if on {
-            v.iter().map(|i| ctx.id(kind, *i)).collect()
+            v.iter().map(|i| ctx.id(kind, *i).to_string()).collect()
         } else {
             Vec::new()
         }
@@ -153,11 +152,11 @@ pub(crate) fn record(out: &mut String, ctx: &Ctx<'_>, idx: u64, with_association
                 out.truncate(start);
                 return false;
             };
-            p.next(Some(&ctx.time(c.meta.created_ms)));
+            p.next(Some(&*ctx.time(c.meta.created_ms)));
             p.next(Some(&c.domain));
-            p.next(Some(&ctx.time(c.meta.updated_ms)));
-            p.next(Some(&id));
-            p.next(Some(&ctx.id(ObjectKind::Owner, c.owner)));
+            p.next(Some(&*ctx.time(c.meta.updated_ms)));
+            p.next(Some(&*id));
+            p.next(Some(&*ctx.id(ObjectKind::Owner, c.owner)));
             p.next(Some(c.industry));
             p.next(Some(&c.name));
             p.end();
@@ -169,14 +168,15 @@ pub(crate) fn record(out: &mut String, ctx: &Ctx<'_>, idx: u64, with_association
                 return false;
             };
             let company = c.company.map(|i| ctx.id(ObjectKind::Company, i));
-            p.next(company.as_deref());
-            p.next(Some(&ctx.time(c.meta.created_ms)));
+            let company = company.as_deref();
+            p.next(company);
+            p.next(Some(&*ctx.time(c.meta.created_ms)));
             p.next(Some(&c.email));
             p.next(Some(&c.first_name));
-            p.next(Some(&id));
-            p.next(Some(&ctx.id(ObjectKind::Owner, c.owner)));
+            p.next(Some(&*id));
+            p.next(Some(&*ctx.id(ObjectKind::Owner, c.owner)));
             p.next(Some(c.title));
-            p.next(Some(&ctx.time(c.meta.updated_ms)));
+            p.next(Some(&*ctx.time(c.meta.updated_ms)));
             p.next(Some(&c.last_name));
             p.next(Some(&c.phone));
             p.end();
@@ -190,21 +190,21 @@ pub(crate) fn record(out: &mut String, ctx: &Ctx<'_>, idx: u64, with_association
             let (_, _, closed, won) = STAGES[d.stage.min(STAGES.len() - 1)];
             // HubSpot stamps the close date with the moment a deal is closed.
             let close = match d.closed_ms {
-                Some(ms) => ctx.time(ms),
+                Some(ms) => ctx.time(ms).to_string(),
                 None => format!("{}T00:00:00Z", d.close_date),
             };
             p.next(Some(&d.amount.to_string()));
             p.next(Some(&close));
-            p.next(Some(&ctx.time(d.meta.created_ms)));
+            p.next(Some(&*ctx.time(d.meta.created_ms)));
             p.next(Some(d.currency));
             p.next(Some(&d.name));
             p.next(Some(&stage_id(d.pipeline, d.stage)));
             p.next(Some(if closed { "true" } else { "false" }));
             p.next(Some(if won { "true" } else { "false" }));
-            p.next(Some(&ctx.time(d.meta.updated_ms)));
+            p.next(Some(&*ctx.time(d.meta.updated_ms)));
             p.next(d.next_step.as_deref());
-            p.next(Some(&id));
-            p.next(Some(&ctx.id(ObjectKind::Owner, d.owner)));
+            p.next(Some(&*id));
+            p.next(Some(&*ctx.id(ObjectKind::Owner, d.owner)));
             p.next(Some(&pipeline_id(d.pipeline)));
             p.end();
             d.meta
@@ -226,54 +226,54 @@ pub(crate) fn record(out: &mut String, ctx: &Ctx<'_>, idx: u64, with_association
                     p.next(a.duration_secs.map(|s| (s * 1000).to_string()).as_deref());
                     p.next(Some("COMPLETED"));
                     p.next(Some(&a.subject));
-                    p.next(Some(&created));
-                    p.next(Some(&updated));
-                    p.next(Some(&id));
-                    p.next(Some(&at));
-                    p.next(Some(&owner));
+                    p.next(Some(&*created));
+                    p.next(Some(&*updated));
+                    p.next(Some(&*id));
+                    p.next(Some(&*at));
+                    p.next(Some(&*owner));
                 }
                 ActivityType::Email => {
-                    p.next(Some(&created));
+                    p.next(Some(&*created));
                     p.next(Some(if a.inbound { "INCOMING_EMAIL" } else { "EMAIL" }));
                     p.next(Some("SENT"));
                     p.next(Some(&a.subject));
                     p.next(Some(&a.body));
-                    p.next(Some(&updated));
-                    p.next(Some(&id));
-                    p.next(Some(&at));
-                    p.next(Some(&owner));
+                    p.next(Some(&*updated));
+                    p.next(Some(&*id));
+                    p.next(Some(&*at));
+                    p.next(Some(&*owner));
                 }
                 ActivityType::Meeting => {
                     let end = a.occurred_ms + a.duration_secs.unwrap_or(0) as i64 * 1000;
-                    p.next(Some(&created));
-                    p.next(Some(&updated));
+                    p.next(Some(&*created));
+                    p.next(Some(&*updated));
                     p.next(Some(&a.body));
-                    p.next(Some(&ctx.time(end)));
+                    p.next(Some(&*ctx.time(end)));
                     p.next(Some("COMPLETED"));
-                    p.next(Some(&at));
+                    p.next(Some(&*at));
                     p.next(Some(&a.subject));
-                    p.next(Some(&id));
-                    p.next(Some(&at));
-                    p.next(Some(&owner));
+                    p.next(Some(&*id));
+                    p.next(Some(&*at));
+                    p.next(Some(&*owner));
                 }
                 ActivityType::Note => {
-                    p.next(Some(&created));
-                    p.next(Some(&updated));
+                    p.next(Some(&*created));
+                    p.next(Some(&*updated));
                     p.next(Some(&a.body));
-                    p.next(Some(&id));
-                    p.next(Some(&at));
-                    p.next(Some(&owner));
+                    p.next(Some(&*id));
+                    p.next(Some(&*at));
+                    p.next(Some(&*owner));
                 }
                 ActivityType::Task => {
-                    p.next(Some(&created));
-                    p.next(Some(&updated));
-                    p.next(Some(&id));
+                    p.next(Some(&*created));
+                    p.next(Some(&*updated));
+                    p.next(Some(&*id));
                     p.next(Some(&a.body));
                     p.next(Some("MEDIUM"));
                     p.next(Some(task_status(a.inbound)));
                     p.next(Some(&a.subject));
-                    p.next(Some(&at));
-                    p.next(Some(&owner));
+                    p.next(Some(&*at));
+                    p.next(Some(&*owner));
                 }
             }
             p.end();
