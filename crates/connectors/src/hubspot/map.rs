@@ -108,6 +108,7 @@ pub(crate) struct Parsed {
     pub typed: Result<Typed, Skip>,
 }
 
+/// A skipped record with a short, stable reason.
 pub(crate) fn skip(external_id: Option<String>, reason: &str) -> Skip {
     Skip {
         external_id,

@@ -39,9 +39,15 @@ pub(crate) async fn fetch(
         Pass::Full => (cp.phase as usize, 0),
         Pass::Incremental => (cp.phase as usize / 2, cp.phase % 2),
     };
-    let Some(t) = types.get(step.0) else {
-        // Past the last type (a checkpoint from a build with more types): done.
-        return Ok(finish(cp, Vec::new(), Vec::new()));
+    let t = match (types.get(step.0), types.first()) {
+        (Some(t), _) => t,
+        // Past the last type (a checkpoint this build did not write): a full pass
+        // starts over (ending it here would sweep everything); an incremental one ends.
+        (None, Some(first)) if cp.pass == Pass::Full => {
+            cp = Checkpoint::full();
+            first
+        }
+        (None, _) => return Ok(finish(cp, Vec::new(), Vec::new())),
     };
     match (cp.pass, step.1) {
         (Pass::Full, _) => full_page(http, types, t, &mut cp).await,
@@ -161,7 +167,8 @@ async fn search_page(
         .map(|raw| map::parse(t.shape, raw))
         .collect();
     let typed = parsed.iter().filter_map(|p| p.typed.as_ref().ok());
-    let newest = typed.clone().filter_map(|t| t.modified_ms()).max();
+    let times = typed.clone().filter_map(|t| t.modified_ms());
+    let span = times.clone().min().zip(times.max());
     let top_id = typed
         .clone()
         .filter_map(|t| t.id().parse::<u64>().ok())
@@ -169,7 +176,7 @@ async fn search_page(
     let ids: Vec<String> = typed.map(|t| t.id().to_owned()).collect();
     let links = read_links(http, t, &ids).await?;
     let (changes, skipped) = upserts(parsed, Some(&links), cp);
-    match window.after_page(more_results, newest, top_id)? {
+    match window.after_page(more_results, span, top_id)? {
         Some(next) => cp.extra = Some(next.encode()),
         None => {
             advance(cp, types);

@@ -321,31 +321,41 @@ fn search_windows_advance_through_ties_without_loss_or_loops() {
     assert_eq!(w, Window::From { lo: 1_000 });
     // A page ending later moves the lower bound there (that instant is read again).
     assert_eq!(
-        w.after_page(true, Some(5_000), Some(9)).ok(),
+        w.after_page(true, Some((1_000, 5_000)), Some(9)).ok(),
         Some(Some(Window::From { lo: 5_000 }))
     );
     // A full page of one instant steps through it by id, then past it.
-    let tie = w.after_page(true, Some(1_000), Some(9)).ok().flatten();
+    for span in [(1_000, 1_000), (999, 1_000)] {
+        let tie = w.after_page(true, Some(span), Some(9)).ok().flatten();
+        assert_eq!(
+            tie,
+            Some(Window::Tie {
+                at: 1_000,
+                after_id: 0
+            }),
+            "{span:?}"
+        );
+    }
     assert_eq!(
-        tie,
-        Some(Window::Tie {
-            at: 1_000,
+        w.after_page(true, Some((4_000, 4_000)), Some(9)).ok(),
+        Some(Some(Window::Tie {
+            at: 4_000,
             after_id: 0
-        })
+        }))
     );
     let tie = Window::Tie {
         at: 1_000,
         after_id: 0,
     };
     assert_eq!(
-        tie.after_page(true, Some(1_000), Some(700)).ok(),
+        tie.after_page(true, Some((1_000, 1_000)), Some(700)).ok(),
         Some(Some(Window::Tie {
             at: 1_000,
             after_id: 700
         }))
     );
     assert_eq!(
-        tie.after_page(false, Some(1_000), Some(900)).ok(),
+        tie.after_page(false, Some((1_000, 1_000)), Some(900)).ok(),
         Some(Some(Window::From { lo: 1_001 }))
     );
     assert!(
@@ -353,10 +363,13 @@ fn search_windows_advance_through_ties_without_loss_or_loops() {
             at: 1,
             after_id: 700
         }
-        .after_page(true, Some(1), Some(700))
+        .after_page(true, Some((1, 1)), Some(700))
         .is_err()
     );
-    assert_eq!(w.after_page(false, Some(9_999), None).ok(), Some(None));
+    assert_eq!(
+        w.after_page(false, Some((1_000, 9_999)), None).ok(),
+        Some(None)
+    );
     for w in [
         Window::From { lo: -5 },
         Window::Tie {

@@ -183,6 +183,8 @@ pub(crate) fn encode(value: &str) -> String {
     out
 }
 
+/// `GET /crm/v3/objects/{type}`: a page of live records with the properties and
+/// associations we map, or of archived ones (ids and times only).
 pub(crate) fn list_path(t: &ObjectType, after: Option<&str>, archived: bool) -> String {
     let mut path = format!(
         "/crm/v3/objects/{}?limit={LIST_LIMIT}&archived={archived}",

@@ -107,6 +107,7 @@ pub(crate) fn clean(value: Option<String>, max: usize) -> Option<String> {
     }
 }
 
+/// Epoch milliseconds to epoch seconds (rounding down).
 pub(crate) fn seconds(ms: i64) -> i64 {
     ms.div_euclid(1000)
 }

@@ -36,6 +36,7 @@ impl Window {
         parsed.unwrap_or(Window::From { lo: since })
     }
 
+    /// The window as stored in `Checkpoint::extra`.
     pub fn encode(self) -> String {
         match self {
             Window::From { lo } => format!("k:{lo}"),
@@ -66,19 +67,25 @@ impl Window {
         })
     }
 
-    /// The window after a page: `None` when this step is done. `newest` is the newest
-    /// modification time on the page, `top_id` its highest id.
+    /// The window after a page: `None` when this step is done. `span` is the oldest
+    /// and newest modification time on the page, `top_id` its highest id.
     pub fn after_page(
         self,
         more: bool,
-        newest: Option<i64>,
+        span: Option<(i64, i64)>,
         top_id: Option<u64>,
     ) -> Result<Option<Window>, ConnectorError> {
         Ok(match self {
             Window::From { .. } if !more => None,
-            Window::From { lo } => match newest {
-                Some(t) if t > lo => Some(Window::From { lo: t }),
-                // A full page of one instant: step through it by id.
+            Window::From { lo } => match span {
+                // A full page of one instant (nothing older is left): step through that
+                // instant by id, then past it.
+                Some((oldest, newest)) if oldest == newest && newest >= lo => Some(Window::Tie {
+                    at: newest,
+                    after_id: 0,
+                }),
+                // Ask again from the newest instant seen (read again, harmlessly).
+                Some((_, newest)) if newest > lo => Some(Window::From { lo: newest }),
                 _ => Some(Window::Tie {
                     at: lo,
                     after_id: 0,

@@ -147,3 +147,35 @@ async fn the_daily_budget_in_the_mock_ends_the_run() {
     assert!(matches!(err, ConnectorError::QuotaExhausted), "{err:?}");
     assert_eq!(conn.meter().quota().daily_remaining, Some(0));
 }
+
+#[tokio::test]
+async fn checkpoints_this_build_never_wrote_restart_safely() {
+    let mock = start(WorldSpec::sized(150, 10, 10, 10)).await;
+    let conn = connector(&mock);
+    // A full pass "past its last phase" starts over instead of ending (which would
+    // sweep every record); an incremental one just ends.
+    let odd = Checkpoint {
+        phase: 9,
+        page: Some("junk".into()),
+        ..Checkpoint::full()
+    };
+    let batch = conn
+        .fetch(ObjectKind::Company, &odd)
+        .await
+        .expect("restart");
+    assert!(!batch.done);
+    assert_eq!(batch.changes.len(), 100);
+    let odd = Checkpoint {
+        phase: 9,
+        ..Checkpoint::full().next_pass()
+    };
+    let batch = conn.fetch(ObjectKind::Deal, &odd).await.expect("ends");
+    assert!(batch.done && batch.changes.is_empty());
+    // An unreadable search window starts the search step again from the lower bound.
+    let mut mirror = Mirror::default();
+    mirror.pass(&conn, ObjectKind::Company).await.expect("full");
+    let mut cp = mirror.checkpoints[&ObjectKind::Company].clone();
+    cp.extra = Some("not-a-window".into());
+    let batch = conn.fetch(ObjectKind::Company, &cp).await.expect("search");
+    assert!(!batch.done);
+}

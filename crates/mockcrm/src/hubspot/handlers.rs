@@ -21,6 +21,7 @@ use crate::server::{MockState, rfc3339_ms};
 pub(crate) struct Query(Vec<(String, String)>);
 
 impl Query {
+    /// Split and decode a raw query string.
     pub fn parse(raw: Option<&str>) -> Self {
         Self(
             raw.unwrap_or_default()
@@ -34,6 +35,7 @@ impl Query {
         )
     }
 
+    /// The first value of `key`.
     pub fn get(&self, key: &str) -> Option<&str> {
         self.0
             .iter()
@@ -91,6 +93,7 @@ pub(crate) fn json(status: StatusCode, body: String) -> Response {
         .into_response()
 }
 
+/// HubSpot's 400 `VALIDATION_ERROR` with `message`.
 pub(crate) fn bad_request(message: &str) -> Response {
     error_response(400, "VALIDATION_ERROR", message)
 }

@@ -124,6 +124,7 @@ pub(crate) struct Props<'a> {
 }
 
 impl<'a> Props<'a> {
+    /// Open `"properties":{` for a record of `obj`.
     pub fn new(out: &'a mut String, obj: Object, wanted: &'a [bool]) -> Self {
         out.push_str("\"properties\":{");
         Self {
@@ -135,6 +136,7 @@ impl<'a> Props<'a> {
         }
     }
 
+    /// The next property's value (`None` is JSON `null`), written if wanted.
     pub fn next(&mut self, value: Option<&str>) {
         if self.wanted.get(self.i).copied().unwrap_or(false)
             && let Some(name) = self.names.get(self.i)
@@ -153,6 +155,7 @@ impl<'a> Props<'a> {
         self.i += 1;
     }
 
+    /// Close the object (every property must have been given).
     pub fn end(self) {
         debug_assert_eq!(self.i, self.names.len(), "properties written out of order");
         self.out.push('}');

@@ -13,6 +13,7 @@ pub(crate) enum Object {
 }
 
 impl Object {
+    /// The type a path segment names (`deals`, `calls`, …).
     pub fn parse(name: &str) -> Option<Self> {
         Some(match name {
             "companies" => Object::Companies,
@@ -27,6 +28,7 @@ impl Object {
         })
     }
 
+    /// The world kind records of this type come from.
     pub fn kind(self) -> ObjectKind {
         match self {
             Object::Companies => ObjectKind::Company,

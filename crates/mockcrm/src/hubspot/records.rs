@@ -18,6 +18,7 @@ pub(crate) struct Associations {
 }
 
 impl Associations {
+    /// From the `associations` query values.
     pub fn parse(asked: &[String]) -> Self {
         let has = |n: &str| asked.iter().any(|a| a == n);
         Self {
