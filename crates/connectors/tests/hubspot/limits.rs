@@ -91,3 +91,58 @@ async fn the_rate_limit_holds_with_few_429s() {
     assert_eq!(quota.daily_limit, Some(250_000));
     assert_eq!(quota.daily_remaining, Some(250_000 - 15));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn searches_keep_to_their_own_per_second_limit() {
+    // The mock enforces HubSpot's five searches a second (SECONDLY 429s) when its rate
+    // limit is on; the connector's search bucket paces to it.
+    let mock = hubspot::start(
+        WorldSpec::sized(50, 10, 10, 10),
+        MockOptions {
+            rate_limit: Some(connectors::hubspot::OAUTH_LIMIT),
+            ..MockOptions::default()
+        },
+    )
+    .await
+    .expect("mock");
+    let conn = connector_with(
+        &mock,
+        STATIC_TOKEN,
+        true,
+        HttpOptions {
+            rate_limit: true,
+            ..options()
+        },
+    );
+    let mut mirror = Mirror::default();
+    mirror.sync_all(&conn).await.expect("full sync");
+    mock.state.world.create(ObjectKind::Company, 1_900);
+    let started = Instant::now();
+    let report = mirror
+        .pass(&conn, ObjectKind::Company)
+        .await
+        .expect("incremental");
+    let searches = mock
+        .state
+        .requests()
+        .iter()
+        .filter(|r| r.path.ends_with("/search"))
+        .count();
+    assert!(searches >= 10, "{searches}");
+    // Each page re-reads the instant the previous one ended on: a record or so.
+    let upserts = report.upserts as usize;
+    assert!((1_900..=1_900 + searches).contains(&upserts), "{upserts}");
+    assert!(
+        started.elapsed() >= Duration::from_millis(900),
+        "{:?}",
+        started.elapsed()
+    );
+    let throttled = mock
+        .state
+        .requests()
+        .iter()
+        .filter(|r| r.status == 429)
+        .count();
+    assert!(throttled <= 1, "{throttled} 429s");
+    assert_mirrors(&mirror, &mock.state.world);
+}
