@@ -77,7 +77,7 @@ fn more(cp: Checkpoint, changes: Vec<Change>, skipped: Vec<Skip>) -> Batch {
     }
 }
 
-/// Move to the next step (or type); `None` when the pass is over.
+/// Move to the next step (or type); `false` when the pass is over.
 fn advance(cp: &mut Checkpoint, types: &[ObjectType]) -> bool {
     let steps = if cp.pass == Pass::Full { 1 } else { 2 };
     cp.phase = cp.phase.saturating_add(1);
@@ -270,11 +270,15 @@ async fn read_links(
                     let Some(id) = nonempty(to.to_object_id) else {
                         continue;
                     };
+                    // HubSpot asks integrations to go by type id (1: a contact's primary
+                    // company, 5: a deal's); the label ("Deal with Primary Company",
+                    // formerly "Primary") is only a fallback.
                     let primary = to.types.iter().any(|ty| {
-                        ty.label
-                            .as_deref()
-                            .is_some_and(|l| l.eq_ignore_ascii_case("primary"))
-                            || matches!(ty.type_id.as_deref(), Some("1" | "5"))
+                        matches!(ty.type_id.as_deref(), Some("1" | "5"))
+                            || ty
+                                .label
+                                .as_deref()
+                                .is_some_and(|l| l.to_ascii_lowercase().contains("primary"))
                     });
                     list.push(Link { id, primary });
                 }

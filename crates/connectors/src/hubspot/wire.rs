@@ -229,7 +229,8 @@ pub struct AssociationTarget {
 }
 
 /// An association's type (`typeId` 1 and 5 are the primary company of a contact and of
-/// a deal; HubSpot labels those `Primary`).
+/// a deal; HubSpot labels them "Contact/Deal with Primary Company", but says to go by
+/// the id).
 #[derive(Deserialize)]
 pub struct AssociationType {
     #[serde(default, rename = "typeId", deserialize_with = "text")]

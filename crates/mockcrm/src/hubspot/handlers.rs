@@ -322,7 +322,8 @@ pub(crate) async fn associations(
             ));
             match unlabeled {
                 Some(u) => results.push_str(&format!(
-                    "{{\"category\":\"HUBSPOT_DEFINED\",\"typeId\":{primary},\"label\":\"Primary\"}},{{\"category\":\"HUBSPOT_DEFINED\",\"typeId\":{u},\"label\":null}}"
+                    "{{\"category\":\"HUBSPOT_DEFINED\",\"typeId\":{primary},\"label\":\"{} with Primary Company\"}},{{\"category\":\"HUBSPOT_DEFINED\",\"typeId\":{u},\"label\":null}}",
+                    if from_obj == Object::Deals { "Deal" } else { "Contact" }
                 )),
                 None => results.push_str(&format!(
                     "{{\"category\":\"HUBSPOT_DEFINED\",\"typeId\":{primary},\"label\":null}}"
