@@ -239,30 +239,45 @@ async fn changes_beyond_the_search_cap_and_sharing_one_instant_all_arrive() {
 }
 
 /// Records per second of a full sync of an 830,000-record world through the connector
-/// (mapping included, no database). Run with
+/// (mapping included, no database), then the cost of an incremental pass after 1 %
+/// churn. Run with
 /// `cargo test --release -p pitchside-connectors --test hubspot -- --ignored --nocapture`.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "a measurement, not a check: run in release"]
 async fn full_sync_throughput() {
     let mock = start(WorldSpec::sized(100_000, 250_000, 80_000, 400_000)).await;
     let conn = connector(&mock);
-    let started = std::time::Instant::now();
-    let mut records = 0u64;
-    for kind in ObjectKind::ALL {
-        let mut checkpoint = Checkpoint::full();
-        loop {
-            let batch = conn.fetch(kind, &checkpoint).await.expect("page");
-            records += batch.changes.len() as u64;
-            checkpoint = batch.checkpoint;
-            if batch.done {
-                break;
+    let mut checkpoints = BTreeMap::new();
+    for round in ["full", "incremental"] {
+        let started = std::time::Instant::now();
+        let requests = conn.meter().requests();
+        let (mut records, mut deletes) = (0u64, 0u64);
+        for kind in ObjectKind::ALL {
+            let mut checkpoint = checkpoints.remove(&kind).unwrap_or_else(Checkpoint::full);
+            loop {
+                let batch = conn.fetch(kind, &checkpoint).await.expect("page");
+                for change in &batch.changes {
+                    match change {
+                        connectors::Change::Upsert(_) => records += 1,
+                        connectors::Change::Delete { .. } => deletes += 1,
+                    }
+                }
+                checkpoint = batch.checkpoint;
+                if batch.done {
+                    break;
+                }
             }
+            checkpoints.insert(kind, checkpoint);
+        }
+        let secs = started.elapsed().as_secs_f64();
+        eprintln!(
+            "{round}: {records} records and {deletes} deletions in {secs:.1} s ({:.0} records/s), {} requests",
+            records as f64 / secs,
+            conn.meter().requests() - requests
+        );
+        if round == "full" {
+            let (modified, deleted) = mock.state.world.churn(0.01, 0.002, 1);
+            eprintln!("churn: {modified} modified, {deleted} deleted");
         }
     }
-    let secs = started.elapsed().as_secs_f64();
-    eprintln!(
-        "{records} records in {secs:.1} s: {:.0} records/s, {} requests",
-        records as f64 / secs,
-        conn.meter().requests()
-    );
 }
