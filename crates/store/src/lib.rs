@@ -171,7 +171,8 @@ impl Store {
                         Dialect::Sqlite => {
                             conn.execute(
                                 "PRAGMA journal_mode = WAL; PRAGMA busy_timeout = 10000; \
-                                 PRAGMA foreign_keys = ON; PRAGMA synchronous = NORMAL;",
+                                 PRAGMA foreign_keys = ON; PRAGMA synchronous = NORMAL; \
+                                 PRAGMA cache_size = -16384;",
                             )
                             .await?;
                         }

@@ -59,9 +59,8 @@ CREATE TABLE crm_checkpoints (
     state         TEXT NOT NULL,
     pass_id       TEXT NOT NULL,
     updated_at    BIGINT NOT NULL,
-    PRIMARY KEY (connection_id, kind)
+    PRIMARY KEY (org_id, connection_id, kind)
 );
-CREATE INDEX crm_checkpoints_org ON crm_checkpoints (org_id, connection_id);
 
 CREATE TABLE crm_sync_runs (
     id            TEXT PRIMARY KEY,
@@ -86,9 +85,8 @@ CREATE TABLE crm_quota (
     daily_limit        BIGINT,
     provider_used      BIGINT,
     provider_remaining BIGINT,
-    PRIMARY KEY (connection_id, day)
+    PRIMARY KEY (org_id, connection_id, day)
 );
-CREATE INDEX crm_quota_org ON crm_quota (org_id, connection_id);
 
 CREATE TABLE crm_owners (
     id            TEXT PRIMARY KEY,
@@ -107,7 +105,7 @@ CREATE TABLE crm_owners (
     raw_key_id    TEXT NOT NULL,
     synced_at     BIGINT NOT NULL,
     seen_pass     TEXT NOT NULL,
-    UNIQUE (connection_id, external_id)
+    UNIQUE (org_id, connection_id, external_id)
 );
 CREATE INDEX crm_owners_org ON crm_owners (org_id, connection_id);
 CREATE INDEX crm_owners_user ON crm_owners (org_id, user_id);
@@ -124,7 +122,7 @@ CREATE TABLE crm_pipelines (
     raw_key_id    TEXT NOT NULL,
     synced_at     BIGINT NOT NULL,
     seen_pass     TEXT NOT NULL,
-    UNIQUE (connection_id, external_id)
+    UNIQUE (org_id, connection_id, external_id)
 );
 CREATE INDEX crm_pipelines_org ON crm_pipelines (org_id, connection_id);
 
@@ -138,9 +136,8 @@ CREATE TABLE crm_stages (
     probability   DOUBLE PRECISION,
     is_closed     INTEGER NOT NULL,
     is_won        INTEGER NOT NULL,
-    PRIMARY KEY (connection_id, pipeline_ext, external_id)
+    PRIMARY KEY (org_id, connection_id, pipeline_ext, external_id)
 );
-CREATE INDEX crm_stages_org ON crm_stages (org_id, connection_id);
 
 CREATE TABLE crm_companies (
     id            TEXT PRIMARY KEY,
@@ -156,7 +153,7 @@ CREATE TABLE crm_companies (
     raw_key_id    TEXT NOT NULL,
     synced_at     BIGINT NOT NULL,
     seen_pass     TEXT NOT NULL,
-    UNIQUE (connection_id, external_id)
+    UNIQUE (org_id, connection_id, external_id)
 );
 CREATE INDEX crm_companies_org ON crm_companies (org_id, id);
 
@@ -176,7 +173,7 @@ CREATE TABLE crm_contacts (
     raw_key_id    TEXT NOT NULL,
     synced_at     BIGINT NOT NULL,
     seen_pass     TEXT NOT NULL,
-    UNIQUE (connection_id, external_id)
+    UNIQUE (org_id, connection_id, external_id)
 );
 CREATE INDEX crm_contacts_org ON crm_contacts (org_id, id);
 
@@ -206,7 +203,7 @@ CREATE TABLE crm_deals (
     raw_key_id        TEXT NOT NULL,
     synced_at         BIGINT NOT NULL,
     seen_pass         TEXT NOT NULL,
-    UNIQUE (connection_id, external_id)
+    UNIQUE (org_id, connection_id, external_id)
 );
 CREATE INDEX crm_deals_org ON crm_deals (org_id, id);
 CREATE INDEX crm_deals_owner ON crm_deals (org_id, owner_ext);
@@ -216,9 +213,8 @@ CREATE TABLE crm_deal_contacts (
     connection_id TEXT NOT NULL REFERENCES crm_connections (id) ON DELETE CASCADE,
     deal_ext      TEXT NOT NULL,
     contact_ext   TEXT NOT NULL,
-    PRIMARY KEY (connection_id, deal_ext, contact_ext)
+    PRIMARY KEY (org_id, connection_id, deal_ext, contact_ext)
 );
-CREATE INDEX crm_deal_contacts_org ON crm_deal_contacts (org_id, connection_id);
 
 CREATE TABLE crm_activities (
     id            TEXT PRIMARY KEY,
@@ -242,10 +238,10 @@ CREATE TABLE crm_activities (
     raw_key_id    TEXT NOT NULL,
     synced_at     BIGINT NOT NULL,
     seen_pass     TEXT NOT NULL,
-    UNIQUE (connection_id, external_id)
+    UNIQUE (org_id, connection_id, external_id)
 );
 CREATE INDEX crm_activities_org ON crm_activities (org_id, id);
-CREATE INDEX crm_activities_deal ON crm_activities (connection_id, deal_ext, occurred_ms);
+CREATE INDEX crm_activities_deal ON crm_activities (org_id, connection_id, deal_ext, occurred_ms);
 CREATE INDEX crm_activities_owner ON crm_activities (org_id, owner_ext, occurred_ms);
 
 -- The job queue (global: ids and schedules only, no tenant data). One row per

@@ -218,13 +218,17 @@ impl Store {
         if page.full_pass && !seen_only.is_empty() {
             for chunk in seen_only.chunks(CHUNK) {
                 let marks = placeholders(3, chunk.len());
-                let sql = format!(
-                    "UPDATE {table} SET seen_pass = $3 WHERE org_id = $1 AND connection_id = $2 AND external_id IN ({marks})"
+                let sql = positional(
+                    &tx,
+                    format!(
+                        "UPDATE {table} SET seen_pass = $1 WHERE org_id = $2 AND connection_id = $3 AND external_id IN ({marks})"
+                    ),
                 );
                 let mut q = sqlx::query(sqlx::AssertSqlSafe(sql))
+                    .persistent(false)
+                    .bind(page.pass_id.to_owned())
                     .bind(org.clone())
-                    .bind(connection.clone())
-                    .bind(page.pass_id.to_owned());
+                    .bind(connection.clone());
                 for id in chunk {
                     q = q.bind((*id).to_owned());
                 }
@@ -239,7 +243,7 @@ impl Store {
         }
         sqlx::query(
             "INSERT INTO crm_checkpoints (org_id, connection_id, kind, state, pass_id, updated_at) \
-             VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (connection_id, kind) DO UPDATE SET \
+             VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (org_id, connection_id, kind) DO UPDATE SET \
              state = excluded.state, pass_id = excluded.pass_id, updated_at = excluded.updated_at",
         )
         .bind(org.clone())
@@ -281,10 +285,17 @@ impl Store {
         let mut conn = self.org_read(org).await?;
         for chunk in ids.chunks(500) {
             let marks = placeholders(2, chunk.len());
-            let sql = format!(
-                "SELECT external_id, id, updated_ms FROM {table} WHERE org_id = $1 AND connection_id = $2 AND external_id IN ({marks})"
+            let sql = positional(
+                &conn,
+                format!(
+                    "SELECT external_id, id, updated_ms FROM {table} WHERE org_id = $1 AND connection_id = $2 AND external_id IN ({marks})"
+                ),
             );
+            // Planned afresh each time (not a cached generic plan): a plan made while
+            // the table was empty would scan it forever after (measured on PostgreSQL:
+            // 50 ms a page and growing, against 1 ms with the unique index).
             let mut q = sqlx::query(sqlx::AssertSqlSafe(sql))
+                .persistent(false)
                 .bind(org.to_owned())
                 .bind(connection.to_owned());
             for id in chunk {
@@ -313,6 +324,30 @@ pub(crate) async fn fence(
     } else {
         Err(StoreError::Conflict("lease_lost"))
     }
+}
+
+/// For SQLite, `$N` placeholders that appear once each in increasing order become
+/// anonymous `?`s. SQLite looks a named parameter up by a linear scan, and sqlx looks
+/// every parameter up by name, so a statement with thousands of `$N` binds cost time
+/// quadratic in their number (measured: a fifth of a sync's CPU); `?`s bind in order
+/// at no cost. PostgreSQL keeps `$N`.
+fn positional(conn: &sqlx::AnyConnection, sql: String) -> String {
+    if conn.backend_name() != "SQLite" {
+        return sql;
+    }
+    let mut out = String::with_capacity(sql.len());
+    let mut chars = sql.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c == '$' && chars.peek().is_some_and(char::is_ascii_digit) {
+            while chars.peek().is_some_and(char::is_ascii_digit) {
+                chars.next();
+            }
+            out.push('?');
+        } else {
+            out.push(c);
+        }
+    }
+    out
 }
 
 /// `$start+1, …, $start+n`.
@@ -368,7 +403,7 @@ async fn upsert(
         .map(|c| format!("{c} = excluded.{c}"))
         .collect();
     sql.push_str(&format!(
-        " ON CONFLICT (connection_id, external_id) DO UPDATE SET {} WHERE {table}.updated_ms <= excluded.updated_ms",
+        " ON CONFLICT (org_id, connection_id, external_id) DO UPDATE SET {} WHERE {table}.updated_ms <= excluded.updated_ms",
         updates.join(", ")
     ));
     let mut vals = Vec::with_capacity(rows.len() * width);
@@ -390,6 +425,7 @@ async fn upsert(
             vals.push(Val::Text(p.body.as_ref().map(|b| b.key_id.clone())));
         }
     }
+    let sql = positional(conn, sql);
     bind_all(sqlx::query(sqlx::AssertSqlSafe(sql)), vals)
         .execute(conn)
         .await?;
@@ -437,6 +473,7 @@ async fn replace_deal_contacts(
                 Val::Text(Some((*contact).to_owned())),
             ]);
         }
+        let sql = positional(conn, sql);
         bind_all(sqlx::query(sqlx::AssertSqlSafe(sql)), vals)
             .execute(&mut *conn)
             .await?;
@@ -497,10 +534,14 @@ async fn delete_in(
     let mut removed = 0;
     for chunk in ids.chunks(CHUNK * 2) {
         let marks = placeholders(2, chunk.len());
-        let sql = format!(
-            "DELETE FROM {table} WHERE org_id = $1 AND connection_id = $2 AND {column} IN ({marks})"
+        let sql = positional(
+            conn,
+            format!(
+                "DELETE FROM {table} WHERE org_id = $1 AND connection_id = $2 AND {column} IN ({marks})"
+            ),
         );
         let mut q = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .persistent(false)
             .bind(org.to_owned())
             .bind(connection.to_owned());
         for id in chunk {

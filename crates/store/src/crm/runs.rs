@@ -281,7 +281,7 @@ pub(crate) async fn add_quota(
     sqlx::query(
         "INSERT INTO crm_quota (org_id, connection_id, day, used, daily_limit, provider_used, provider_remaining) \
          VALUES ($1, $2, $3, $4, $5, $6, $7) \
-         ON CONFLICT (connection_id, day) DO UPDATE SET used = crm_quota.used + excluded.used, \
+         ON CONFLICT (org_id, connection_id, day) DO UPDATE SET used = crm_quota.used + excluded.used, \
          daily_limit = COALESCE(excluded.daily_limit, crm_quota.daily_limit), \
          provider_used = COALESCE(excluded.provider_used, crm_quota.provider_used), \
          provider_remaining = COALESCE(excluded.provider_remaining, crm_quota.provider_remaining)",
