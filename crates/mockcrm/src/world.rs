@@ -439,7 +439,8 @@ impl World {
         let h = self.h(ObjectKind::Contact, idx, 2);
         let (first, last) = person_name(h);
         let companies = self.spec.companies.max(1);
-        let company = (!h.is_multiple_of(10) && self.spec.companies > 0).then_some((h >> 20) % companies);
+        let company =
+            (!h.is_multiple_of(10) && self.spec.companies > 0).then_some((h >> 20) % companies);
         Some(ContactSeed {
             email: format!(
                 "{}.{}{}@client{}.example",
@@ -473,8 +474,8 @@ impl World {
         } else {
             base_stage
         };
-        let company =
-            (self.spec.companies > 0 && !h.is_multiple_of(8)).then(|| (h >> 12) % self.spec.companies.max(1));
+        let company = (self.spec.companies > 0 && !h.is_multiple_of(8))
+            .then(|| (h >> 12) % self.spec.companies.max(1));
         let contacts = if self.spec.contacts == 0 {
             Vec::new()
         } else {

@@ -62,11 +62,15 @@ impl Store {
     ) -> Result<Option<JobLease>, StoreError> {
         let now = self.clock.now();
         let pick = match self.dialect {
-            Dialect::Sqlite => "SELECT id FROM jobs WHERE run_at <= $3 \
-                 AND (lease_until IS NULL OR lease_until < $3) ORDER BY run_at LIMIT 1",
-            Dialect::Postgres => "SELECT id FROM jobs WHERE run_at <= $3 \
+            Dialect::Sqlite => {
+                "SELECT id FROM jobs WHERE run_at <= $3 \
+                 AND (lease_until IS NULL OR lease_until < $3) ORDER BY run_at LIMIT 1"
+            }
+            Dialect::Postgres => {
+                "SELECT id FROM jobs WHERE run_at <= $3 \
                  AND (lease_until IS NULL OR lease_until < $3) ORDER BY run_at LIMIT 1 \
-                 FOR UPDATE SKIP LOCKED",
+                 FOR UPDATE SKIP LOCKED"
+            }
         };
         let sql = format!(
             "UPDATE jobs SET lease_owner = $1, lease_until = $2, claimed_at = $3, \
@@ -190,7 +194,10 @@ pub(crate) async fn schedule(
 }
 
 /// Remove the recurring job `key`.
-pub(crate) async fn unschedule(conn: &mut sqlx::AnyConnection, key: &str) -> Result<(), StoreError> {
+pub(crate) async fn unschedule(
+    conn: &mut sqlx::AnyConnection,
+    key: &str,
+) -> Result<(), StoreError> {
     sqlx::query("DELETE FROM jobs WHERE job_key = $1")
         .bind(key.to_owned())
         .execute(conn)

@@ -101,7 +101,11 @@ impl Budget {
     /// the customer's other integrations less than theirs.
     fn check(&self, session: &Session) -> Result<(), Stop> {
         let reading = session.meter().quota();
-        let Some(limit) = reading.daily_limit.or(self.fallback_limit).filter(|l| *l > 0) else {
+        let Some(limit) = reading
+            .daily_limit
+            .or(self.fallback_limit)
+            .filter(|l| *l > 0)
+        else {
             return Ok(());
         };
         let ours = self.before + session.units();
@@ -146,8 +150,14 @@ fn new_pass_id() -> String {
 
 /// `YYYY-MM-DD` (UTC) of epoch seconds.
 fn day_of(secs: i64) -> String {
-    let dt = time::OffsetDateTime::from_unix_timestamp(secs).unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
-    format!("{:04}-{:02}-{:02}", dt.year(), u8::from(dt.month()), dt.day())
+    let dt =
+        time::OffsetDateTime::from_unix_timestamp(secs).unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
+    format!(
+        "{:04}-{:02}-{:02}",
+        dt.year(),
+        u8::from(dt.month()),
+        dt.day()
+    )
 }
 
 impl Engine {
@@ -175,7 +185,11 @@ impl Engine {
         if lease.kind() != store::CRM_SYNC {
             tracing::warn!(kind = lease.kind(), "unknown job kind; released");
             self.store
-                .finish_job(&lease, self.store.clock().now() + 3600, Some("unknown job kind"))
+                .finish_job(
+                    &lease,
+                    self.store.clock().now() + 3600,
+                    Some("unknown job kind"),
+                )
                 .await?;
             return Ok(None);
         }
@@ -215,11 +229,21 @@ impl Engine {
         let now = self.store.clock().now();
         let interval = self.interval(&lease).await;
         let (status, error, next, outcome) = match &result {
-            Ok(()) => ("succeeded", None, now + interval, Some(SyncOutcome::Succeeded)),
+            Ok(()) => (
+                "succeeded",
+                None,
+                now + interval,
+                Some(SyncOutcome::Succeeded),
+            ),
             Err(Stop::Failed(reason, wait)) => {
                 let backoff = 30_i64 << (lease.attempts().clamp(1, 6) - 1);
                 let wait = wait.map_or(backoff.min(interval), |w| w.as_secs() as i64);
-                ("failed", Some(reason.clone()), now + wait.max(1), Some(SyncOutcome::Failed(reason)))
+                (
+                    "failed",
+                    Some(reason.clone()),
+                    now + wait.max(1),
+                    Some(SyncOutcome::Failed(reason)),
+                )
             }
             Err(Stop::NeedsReconnect(reason)) => (
                 "needs_reconnect",
@@ -280,7 +304,9 @@ impl Engine {
         if target.connection.status == ConnectionStatus::Disconnected {
             return (connection_id, Ok(()));
         }
-        let result = self.sync_connection(lease, target.connection, target.tokens, stats).await;
+        let result = self
+            .sync_connection(lease, target.connection, target.tokens, stats)
+            .await;
         (connection_id, result)
     }
 
@@ -295,22 +321,32 @@ impl Engine {
         let trigger = if connection.full_resync {
             self.store.reset_checkpoints(lease).await?;
             "resync"
-        } else if self.store.read_checkpoint(lease, ObjectKind::Owner).await?.is_none() {
+        } else if self
+            .store
+            .read_checkpoint(lease, ObjectKind::Owner)
+            .await?
+            .is_none()
+        {
             "initial"
         } else {
             "scheduled"
         };
         let mut session = self.session(connection, tokens)?;
-        let expires_soon = session.tokens.expires_at.is_some_and(|at| {
-            at <= self.store.clock().now() + self.config.refresh_margin_secs
-        });
+        let expires_soon = session
+            .tokens
+            .expires_at
+            .is_some_and(|at| at <= self.store.clock().now() + self.config.refresh_margin_secs);
         if expires_soon && session.tokens.refresh_token.is_some() {
             self.refresh(lease, &mut session).await?;
         }
         let run_id = self.store.begin_run(lease, trigger).await?;
         let day = day_of(self.store.clock().now());
         let before = self.store.lease_quota_day(lease, &day).await?.used;
-        let fallback = self.config.daily_budgets.get(&session.connection.provider).copied();
+        let fallback = self
+            .config
+            .daily_budgets
+            .get(&session.connection.provider)
+            .copied();
         let mut budget = Budget {
             day,
             before,
@@ -336,7 +372,9 @@ impl Engine {
             Err(Stop::LeaseLost) => ("interrupted", Some("another worker took over")),
         };
         if !matches!(result, Err(Stop::LeaseLost)) {
-            self.store.end_run(lease, &run_id, status, stats, error).await?;
+            self.store
+                .end_run(lease, &run_id, status, stats, error)
+                .await?;
         }
         result
     }
@@ -378,11 +416,9 @@ impl Engine {
             .oauth_apps
             .get(&provider)
             .ok_or_else(|| reconnect("no OAuth app is configured to refresh the CRM token"))?;
-        let refresh_token = session
-            .tokens
-            .refresh_token
-            .clone()
-            .ok_or_else(|| reconnect("the CRM refused the access token and there is no refresh token"))?;
+        let refresh_token = session.tokens.refresh_token.clone().ok_or_else(|| {
+            reconnect("the CRM refused the access token and there is no refresh token")
+        })?;
         let http = match &self.config.http.client {
             Some(c) => c.clone(),
             None => connectors::http::build_client(self.config.http.timeout)
@@ -456,7 +492,9 @@ impl Engine {
         error: ConnectorError,
     ) -> Result<(), Stop> {
         match error {
-            ConnectorError::Unauthorized if !session.refreshed && session.tokens.refresh_token.is_some() => {
+            ConnectorError::Unauthorized
+                if !session.refreshed && session.tokens.refresh_token.is_some() =>
+            {
                 self.refresh(lease, session).await
             }
             ConnectorError::Unauthorized => Err(Stop::NeedsReconnect(
@@ -526,7 +564,11 @@ impl Engine {
                     Change::Delete { external_id } => deletes.push(external_id),
                 }
             }
-            let next_pass_id = if batch.done { new_pass_id() } else { pass_id.clone() };
+            let next_pass_id = if batch.done {
+                new_pass_id()
+            } else {
+                pass_id.clone()
+            };
             let state = serde_json::to_string(&batch.checkpoint)
                 .map_err(|e| Stop::Failed(format!("checkpoint: {e}"), None))?;
             stats.requests = session.requests();

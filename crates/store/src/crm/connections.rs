@@ -116,7 +116,12 @@ impl Connection {
             status: ConnectionStatus::parse(&row.try_get::<String, _>("status")?)?,
             status_reason: row.try_get("status_reason")?,
             extra_scopes: extra
-                .map(|e| e.split(' ').filter(|s| !s.is_empty()).map(str::to_owned).collect())
+                .map(|e| {
+                    e.split(' ')
+                        .filter(|s| !s.is_empty())
+                        .map(str::to_owned)
+                        .collect()
+                })
                 .unwrap_or_default(),
             sync_interval_secs: row.try_get("sync_interval_secs")?,
             quota_share_pct: row.try_get("quota_share_pct")?,
@@ -199,7 +204,9 @@ fn must_admin(scope: &Scope) -> Result<(), StoreError> {
     if scope.is_admin() {
         Ok(())
     } else {
-        Err(StoreError::Forbidden("only an organization admin can manage integrations"))
+        Err(StoreError::Forbidden(
+            "only an organization admin can manage integrations",
+        ))
     }
 }
 
@@ -232,7 +239,8 @@ impl Store {
         .bind(now)
         .execute(&mut *tx)
         .await?;
-        self.write_tokens(&mut tx, &org, &id, &new.tokens, now).await?;
+        self.write_tokens(&mut tx, &org, &id, &new.tokens, now)
+            .await?;
         jobs::schedule(
             &mut tx,
             &org,
@@ -450,7 +458,12 @@ impl Store {
     }
 
     /// Ask for a sync now (admins only); `full` re-reads everything from the CRM.
-    pub async fn request_sync(&self, scope: &Scope, id: &str, full: bool) -> Result<(), StoreError> {
+    pub async fn request_sync(
+        &self,
+        scope: &Scope,
+        id: &str,
+        full: bool,
+    ) -> Result<(), StoreError> {
         let connection = self.get_connection(scope, id).await?;
         must_admin(scope)?;
         if connection.status == ConnectionStatus::Disconnected {

@@ -63,7 +63,12 @@ struct Prepared<'a> {
     existed: bool,
 }
 
-fn record_context<'a>(org: &'a str, table: &'a str, column: &'a str, id: &'a str) -> SealContext<'a> {
+fn record_context<'a>(
+    org: &'a str,
+    table: &'a str,
+    column: &'a str,
+    id: &'a str,
+) -> SealContext<'a> {
     SealContext {
         org,
         table,
@@ -137,7 +142,9 @@ impl Store {
                 latest.insert(r.external_id.as_str(), r);
             }
         }
-        let existing = self.existing(&org, &connection, table, latest.keys().copied()).await?;
+        let existing = self
+            .existing(&org, &connection, table, latest.keys().copied())
+            .await?;
 
         // Classify and seal outside the write transaction.
         let keys = self.keys();
@@ -169,7 +176,11 @@ impl Store {
             };
             let raw = seal("raw", record.raw.get().as_bytes())?;
             let body = match &record.data {
-                RecordData::Activity(a) => a.body.as_deref().map(|b| seal("body", b.as_bytes())).transpose()?,
+                RecordData::Activity(a) => a
+                    .body
+                    .as_deref()
+                    .map(|b| seal("body", b.as_bytes()))
+                    .transpose()?,
                 _ => None,
             };
             prepared.push(Prepared {
@@ -194,12 +205,15 @@ impl Store {
             }
         }
         match kind {
-            ObjectKind::Deal => replace_deal_contacts(&mut tx, &org, &connection, &prepared).await?,
+            ObjectKind::Deal => {
+                replace_deal_contacts(&mut tx, &org, &connection, &prepared).await?
+            }
             ObjectKind::Pipeline => replace_stages(&mut tx, &org, &connection, &prepared).await?,
             _ => {}
         }
         if !page.deletes.is_empty() {
-            outcome.deleted += delete_records(&mut tx, &org, &connection, kind, &page.deletes).await?;
+            outcome.deleted +=
+                delete_records(&mut tx, &org, &connection, kind, &page.deletes).await?;
         }
         if page.full_pass && !seen_only.is_empty() {
             for chunk in seen_only.chunks(CHUNK) {
@@ -388,7 +402,10 @@ async fn replace_deal_contacts(
     connection: &str,
     deals: &[Prepared<'_>],
 ) -> Result<(), StoreError> {
-    let ids: Vec<&str> = deals.iter().map(|p| p.record.external_id.as_str()).collect();
+    let ids: Vec<&str> = deals
+        .iter()
+        .map(|p| p.record.external_id.as_str())
+        .collect();
     delete_in(conn, org, connection, "crm_deal_contacts", "deal_ext", &ids).await?;
     let mut pairs: Vec<(&str, &str)> = Vec::new();
     for p in deals {
@@ -396,7 +413,11 @@ async fn replace_deal_contacts(
             let mut contacts: Vec<&str> = d.contacts.iter().map(String::as_str).collect();
             contacts.sort_unstable();
             contacts.dedup();
-            pairs.extend(contacts.into_iter().map(|c| (p.record.external_id.as_str(), c)));
+            pairs.extend(
+                contacts
+                    .into_iter()
+                    .map(|c| (p.record.external_id.as_str(), c)),
+            );
         }
     }
     for chunk in pairs.chunks(CHUNK * 4) {
@@ -429,14 +450,21 @@ async fn replace_stages(
     connection: &str,
     pipelines: &[Prepared<'_>],
 ) -> Result<(), StoreError> {
-    let ids: Vec<&str> = pipelines.iter().map(|p| p.record.external_id.as_str()).collect();
+    let ids: Vec<&str> = pipelines
+        .iter()
+        .map(|p| p.record.external_id.as_str())
+        .collect();
     delete_in(conn, org, connection, "crm_stages", "pipeline_ext", &ids).await?;
     for p in pipelines {
         let RecordData::Pipeline(pipeline) = &p.record.data else {
             continue;
         };
         let mut seen = std::collections::HashSet::new();
-        for s in pipeline.stages.iter().filter(|s| seen.insert(s.external_id.as_str())) {
+        for s in pipeline
+            .stages
+            .iter()
+            .filter(|s| seen.insert(s.external_id.as_str()))
+        {
             sqlx::query(
                 "INSERT INTO crm_stages (org_id, connection_id, pipeline_ext, external_id, label, display_order, probability, is_closed, is_won) \
                  VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
@@ -512,9 +540,8 @@ async fn sweep(
     pass_id: &str,
 ) -> Result<u64, StoreError> {
     let table = table(kind);
-    let sql = format!(
-        "DELETE FROM {table} WHERE org_id = $1 AND connection_id = $2 AND seen_pass <> $3"
-    );
+    let sql =
+        format!("DELETE FROM {table} WHERE org_id = $1 AND connection_id = $2 AND seen_pass <> $3");
     let removed = sqlx::query(sqlx::AssertSqlSafe(sql))
         .bind(org.to_owned())
         .bind(connection.to_owned())
@@ -523,11 +550,7 @@ async fn sweep(
         .await?
         .rows_affected();
     let orphans = match kind {
-        ObjectKind::Deal => Some((
-            "crm_deal_contacts",
-            "deal_ext",
-            "crm_deals",
-        )),
+        ObjectKind::Deal => Some(("crm_deal_contacts", "deal_ext", "crm_deals")),
         ObjectKind::Pipeline => Some(("crm_stages", "pipeline_ext", "crm_pipelines")),
         _ => None,
     };

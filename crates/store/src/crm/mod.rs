@@ -22,7 +22,6 @@ pub use read::{
 };
 pub use runs::{KindStats, QuotaDay, QuotaUse, RunStats, SyncRun};
 
-
 use serde_json::json;
 use sqlx::Row;
 

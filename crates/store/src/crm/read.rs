@@ -228,12 +228,22 @@ fn deal_row(row: &AnyRow) -> Result<DealRow, StoreError> {
         name: row.try_get("name")?,
         amount: row.try_get("amount")?,
         currency: row.try_get("currency")?,
-        pipeline: pipeline.map(|id| -> Result<_, StoreError> {
-            Ok(StageRef { id, label: row.try_get("pipeline_label")? })
-        }).transpose()?,
-        stage: stage.map(|id| -> Result<_, StoreError> {
-            Ok(StageRef { id, label: row.try_get("stage_label")? })
-        }).transpose()?,
+        pipeline: pipeline
+            .map(|id| -> Result<_, StoreError> {
+                Ok(StageRef {
+                    id,
+                    label: row.try_get("pipeline_label")?,
+                })
+            })
+            .transpose()?,
+        stage: stage
+            .map(|id| -> Result<_, StoreError> {
+                Ok(StageRef {
+                    id,
+                    label: row.try_get("stage_label")?,
+                })
+            })
+            .transpose()?,
         is_closed: closed != 0,
         is_won: won != 0,
         close_date: row.try_get("close_date")?,
@@ -290,7 +300,10 @@ impl Store {
             w.and("d.stage_ext = ?", Val::Text(Some(stage.clone())));
         }
         if let Some(open) = filter.open {
-            w.and("COALESCE(d.is_closed, s.is_closed, 0) = ?", Val::Int(Some(i64::from(!open))));
+            w.and(
+                "COALESCE(d.is_closed, s.is_closed, 0) = ?",
+                Val::Int(Some(i64::from(!open))),
+            );
         }
         if let Some(from) = &filter.close_from {
             w.and("d.close_date >= ?", Val::Text(Some(from.clone())));
@@ -321,7 +334,10 @@ impl Store {
         let rows = self
             .crm_query(scope, sql, vec![Val::Text(Some(id.to_owned()))])
             .await?;
-        rows.first().map(deal_row).transpose()?.ok_or(StoreError::NotFound)
+        rows.first()
+            .map(deal_row)
+            .transpose()?
+            .ok_or(StoreError::NotFound)
     }
 
     /// Contacts this viewer sees, oldest first.
@@ -425,7 +441,10 @@ impl Store {
             w.and("r.activity_type = ?", Val::Text(Some(t.clone())));
         }
         if let Some(from) = filter.from {
-            w.and("r.occurred_ms >= ?", Val::Int(Some(from.saturating_mul(1000))));
+            w.and(
+                "r.occurred_ms >= ?",
+                Val::Int(Some(from.saturating_mul(1000))),
+            );
         }
         if let Some(to) = filter.to {
             w.and("r.occurred_ms < ?", Val::Int(Some(to.saturating_mul(1000))));
@@ -466,7 +485,10 @@ impl Store {
             .crm_query(
                 scope,
                 sql,
-                vec![Val::Text(Some(user.to_string())), Val::Int(Some(i64::from(limit)))],
+                vec![
+                    Val::Text(Some(user.to_string())),
+                    Val::Int(Some(i64::from(limit))),
+                ],
             )
             .await?;
         rows.iter()
@@ -474,7 +496,12 @@ impl Store {
             .collect()
     }
 
-    fn activity_row(&self, org: &str, row: &AnyRow, with_body: bool) -> Result<ActivityRow, StoreError> {
+    fn activity_row(
+        &self,
+        org: &str,
+        row: &AnyRow,
+        with_body: bool,
+    ) -> Result<ActivityRow, StoreError> {
         let id: String = row.try_get("id")?;
         let body = if with_body {
             let sealed: Option<String> = row.try_get("body_sealed")?;
@@ -595,9 +622,7 @@ impl Store {
                 ],
             )
             .await?;
-        rows.iter()
-            .map(deal_row)
-            .collect()
+        rows.iter().map(deal_row).collect()
     }
 }
 

@@ -53,7 +53,14 @@ pub(crate) fn columns(kind: ObjectKind) -> &'static [&'static str] {
         ObjectKind::Owner => &["email", "name", "active"],
         ObjectKind::Pipeline => &["label", "display_order"],
         ObjectKind::Company => &["name", "domain", "industry", "owner_ext"],
-        ObjectKind::Contact => &["name", "email", "phone", "title", "owner_ext", "company_ext"],
+        ObjectKind::Contact => &[
+            "name",
+            "email",
+            "phone",
+            "title",
+            "owner_ext",
+            "company_ext",
+        ],
         ObjectKind::Deal => &[
             "name",
             "amount",
@@ -232,7 +239,11 @@ mod tests {
                 raw: raw.clone(),
             };
             let sealed_extra = if kind == ObjectKind::Activity { 2 } else { 0 };
-            assert_eq!(values(&record).len() + sealed_extra, columns(kind).len(), "{kind}");
+            assert_eq!(
+                values(&record).len() + sealed_extra,
+                columns(kind).len(),
+                "{kind}"
+            );
         }
     }
 }

@@ -203,7 +203,11 @@ impl Store {
     }
 
     /// The same, for the sync engine deciding whether to go on.
-    pub async fn lease_quota_day(&self, lease: &JobLease, day: &str) -> Result<QuotaDay, StoreError> {
+    pub async fn lease_quota_day(
+        &self,
+        lease: &JobLease,
+        day: &str,
+    ) -> Result<QuotaDay, StoreError> {
         let (org, connection) = super::lease_target(lease)?;
         let mut conn = self.org_read(&org).await?;
         let q = read_quota(&mut conn, &org, &connection, day).await?;

@@ -1,1 +1,0 @@
-//! The salesforce mock: to be written.
