@@ -5,6 +5,8 @@
 mod audit;
 mod auth;
 mod bad_input;
+mod crm_common;
+mod crm_oauth;
 mod csrf;
 mod invitations;
 mod notes;
