@@ -116,3 +116,35 @@ pub(crate) async fn all_items(app: &TestApp, token: &str, path: &str, limit: u32
     }
     panic!("{path}: paging does not end");
 }
+
+/// Invite `email` with `seat` as `admin_token`, accept, and return (id, access token).
+pub(crate) async fn join(
+    app: &TestApp,
+    admin_token: &str,
+    email: &str,
+    seat: &str,
+) -> (String, String) {
+    let r = app
+        .post_json(
+            admin_token,
+            "/api/v1/invitations",
+            serde_json::json!({"email": email, "seat": seat}),
+        )
+        .await;
+    assert_eq!(r.status(), 201, "invite {email}");
+    let invitation: Value = r.json().await.expect("invitation");
+    let token = invitation["token"].as_str().expect("token");
+    let r = app
+        .http
+        .post(app.url(&format!("/api/v1/invitations/{token}/accept")))
+        .json(&serde_json::json!({"name": "Joiner", "password": testkit::PASSWORD, "confirm_over_18": true}))
+        .send()
+        .await
+        .expect("accept");
+    assert_eq!(r.status(), 201, "accept {email}");
+    let body: Value = r.json().await.expect("account");
+    (
+        body["user"]["id"].as_str().expect("id").to_owned(),
+        body["access_token"].as_str().expect("token").to_owned(),
+    )
+}

@@ -6,6 +6,7 @@ mod audit;
 mod auth;
 mod bad_input;
 mod crm_common;
+mod crm_integrations;
 mod crm_oauth;
 mod csrf;
 mod invitations;

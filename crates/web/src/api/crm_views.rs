@@ -129,7 +129,8 @@ impl From<&KindStats> for KindCountsView {
 #[derive(Serialize, ToSchema)]
 pub struct RunView {
     pub id: String,
-    /// What started it (`scheduled`, `manual`, `full`…).
+    /// What kind of run: `initial` (the first, full sync), `scheduled` (incremental;
+    /// also after Sync now) or `resync` (a requested full re-sync).
     pub trigger: String,
     /// `running`, `succeeded`, `failed`, `paused`, `needs_reconnect` or `interrupted`.
     pub status: String,
