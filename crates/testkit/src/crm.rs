@@ -158,7 +158,12 @@ impl TestApp {
     ) -> String {
         let browser = self.browser(admin_email).await;
         let r = self.oauth_connect(&browser, provider).await;
-        assert_eq!(r.status(), 303, "callback: {}", r.text().await.unwrap_or_default());
+        assert_eq!(
+            r.status(),
+            303,
+            "callback: {}",
+            r.text().await.unwrap_or_default()
+        );
         let list: Value = self
             .get(admin_token, "/api/v1/integrations?limit=200")
             .await

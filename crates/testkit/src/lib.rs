@@ -284,8 +284,7 @@ impl TestApp {
         sealing: std::sync::Arc<vault::sealed::Keys>,
     ) -> Self {
         let keys = self.state.keys.clone();
-        let mut app =
-            Self::start_full(self.db.clone(), 4, keys, sealing, |_| {}, |_, _| {}).await;
+        let mut app = Self::start_full(self.db.clone(), 4, keys, sealing, |_| {}, |_, _| {}).await;
         app.backend = self.backend;
         app
     }

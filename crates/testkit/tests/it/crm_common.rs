@@ -73,7 +73,9 @@ pub(crate) fn assert_no_tokens(body: &Value) {
     let mut found = Vec::new();
     keys(body, &mut found);
     assert!(
-        !found.iter().any(|k| k.contains("token") || k.contains("secret")),
+        !found
+            .iter()
+            .any(|k| k.contains("token") || k.contains("secret")),
         "token-like keys in {body}"
     );
     let text = body.to_string();

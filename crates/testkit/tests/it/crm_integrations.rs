@@ -59,7 +59,12 @@ async fn admins_manage_executives_look_and_everyone_else_gets_404() {
                 (Method::DELETE, item.clone()),
             ] {
                 let r = app
-                    .send_json(method.clone(), &person.token, &path, json!({"mapping": "nobody"}))
+                    .send_json(
+                        method.clone(),
+                        &person.token,
+                        &path,
+                        json!({"mapping": "nobody"}),
+                    )
                     .await;
                 assert_eq!(r.status(), 404, "{method} {path}");
             }
@@ -107,7 +112,11 @@ async fn sync_now_is_accepted_and_the_job_runs() {
 
         // A full re-sync reads everything again.
         let r = app
-            .post_json(&f.exec.token, &format!("{item}/sync"), json!({"full": true}))
+            .post_json(
+                &f.exec.token,
+                &format!("{item}/sync"),
+                json!({"full": true}),
+            )
             .await;
         assert_eq!(r.status(), 202);
         let body: Value = r.json().await.expect("json");
@@ -125,7 +134,11 @@ async fn sync_now_is_accepted_and_the_job_runs() {
         assert_eq!(shown["full_resync_pending"], false);
         // Bad input is 422, never 500.
         let r = app
-            .post_json(&f.exec.token, &format!("{item}/sync"), json!({"full": "yes"}))
+            .post_json(
+                &f.exec.token,
+                &format!("{item}/sync"),
+                json!({"full": "yes"}),
+            )
             .await;
         assert_eq!(r.status(), 422);
     }
@@ -147,12 +160,18 @@ async fn disconnect_revokes_at_the_provider_and_deletes_data_when_asked() {
         assert_eq!(r.status(), 422);
         // Disconnect, keeping the data.
         assert_eq!(app.delete(&f.exec.token, &item).await.status(), 204);
-        assert_eq!(mock.state.revoked().len(), 1, "the refresh token is revoked");
+        assert_eq!(
+            mock.state.revoked().len(),
+            1,
+            "the refresh token is revoked"
+        );
         let shown = get_json(&app, &f.exec.token, &item, 200).await;
         assert_eq!(shown["status"], "disconnected");
         assert_eq!(shown["next_sync_at"], Value::Null);
         assert_eq!(
-            all_items(&app, &f.exec.token, "/api/v1/deals", 200).await.len(),
+            all_items(&app, &f.exec.token, "/api/v1/deals", 200)
+                .await
+                .len(),
             30,
             "synced data stays"
         );
@@ -164,7 +183,12 @@ async fn disconnect_revokes_at_the_provider_and_deletes_data_when_asked() {
 
         // Delete it with its data (asked in the body this time).
         let r = app
-            .send_json(Method::DELETE, &f.exec.token, &item, json!({"delete_data": true}))
+            .send_json(
+                Method::DELETE,
+                &f.exec.token,
+                &item,
+                json!({"delete_data": true}),
+            )
             .await;
         assert_eq!(r.status(), 204);
         get_json(&app, &f.exec.token, &item, 404).await;
@@ -183,7 +207,11 @@ async fn disconnect_revokes_at_the_provider_and_deletes_data_when_asked() {
             .await;
         assert_eq!(r.status(), 204);
         assert_eq!(mock.state.revoked().len(), 2);
-        assert!(all_items(&app, &f.exec.token, "/api/v1/deals", 200).await.is_empty());
+        assert!(
+            all_items(&app, &f.exec.token, "/api/v1/deals", 200)
+                .await
+                .is_empty()
+        );
     }
 }
 
@@ -194,10 +222,16 @@ async fn token_connect_checks_its_input_before_calling_anyone() {
         let app = app_for(backend, &mock).await;
         let f = Fixture::seed(&app, "acme").await;
         let cases = [
-            (json!({"provider": "salesforce", "access_token": "t"}), "provider"),
+            (
+                json!({"provider": "salesforce", "access_token": "t"}),
+                "provider",
+            ),
             (json!({"provider": "zoho", "access_token": "t"}), "provider"),
             (json!({"provider": "hubspot"}), "access_token"),
-            (json!({"provider": "hubspot", "access_token": "  "}), "access_token"),
+            (
+                json!({"provider": "hubspot", "access_token": "  "}),
+                "access_token",
+            ),
             (
                 json!({"provider": "hubspot", "access_token": "two words"}),
                 "access_token",
@@ -287,7 +321,10 @@ async fn owners_map_by_email_and_by_hand() {
         let r = put(&stranger, json!({"mapping": "user", "user_id": f.r4.id})).await;
         assert_eq!(r.status(), 200);
         let shown: Value = r.json().await.expect("owner");
-        assert_eq!((shown["mapping"].clone(), shown["user_id"].clone()), (json!("user"), json!(f.r4.id)));
+        assert_eq!(
+            (shown["mapping"].clone(), shown["user_id"].clone()),
+            (json!("user"), json!(f.r4.id))
+        );
         assert_eq!(deals_of(f.r4.token.clone()).await, stranger_deals);
         // r1's go to nobody: r1 and their manager lose them, the executive keeps them.
         let m1_before = deals_of(f.m1.token.clone()).await;
@@ -308,7 +345,10 @@ async fn owners_map_by_email_and_by_hand() {
             (json!({"mapping": "everyone"}), "mapping"),
             (json!({"mapping": "user"}), "user_id"),
             (json!({"mapping": "user", "user_id": "x"}), "user_id"),
-            (json!({"mapping": "user", "user_id": other.r1.id}), "user_id"),
+            (
+                json!({"mapping": "user", "user_id": other.r1.id}),
+                "user_id",
+            ),
             (json!({"mapping": "nobody", "user_id": f.r2.id}), "user_id"),
         ] {
             let r = put(&r1, body.clone()).await;
@@ -317,6 +357,9 @@ async fn owners_map_by_email_and_by_hand() {
             assert_eq!(problem["errors"][0]["field"], field, "{body}");
         }
         let missing = json!({"id": uuid::Uuid::now_v7().to_string()});
-        assert_eq!(put(&missing, json!({"mapping": "nobody"})).await.status(), 404);
+        assert_eq!(
+            put(&missing, json!({"mapping": "nobody"})).await.status(),
+            404
+        );
     }
 }

@@ -66,16 +66,29 @@ async fn an_admin_connects_salesforce_through_oauth_and_it_syncs() {
         assert_eq!(item["provider"], "salesforce");
         assert_eq!(item["auth_kind"], "oauth");
         assert_eq!(item["status"], "active");
-        assert_eq!(item["api_base"], mock.url(), "the token response's instance_url");
+        assert_eq!(
+            item["api_base"],
+            mock.url(),
+            "the token response's instance_url"
+        );
         assert_eq!(item["scopes_flagged"], false);
         let id = item["id"].as_str().expect("id").to_owned();
 
         // (A first sync asked for in the second it starts is followed by another.)
         let reports = app.run_sync().await;
         assert!(!reports.is_empty(), "the first sync ran");
-        assert!(reports.iter().all(|r| r.status == "succeeded"), "{reports:?}");
+        assert!(
+            reports.iter().all(|r| r.status == "succeeded"),
+            "{reports:?}"
+        );
         assert_eq!(reports[0].stats.kinds["deal"].created, 30, "{reports:?}");
-        let shown = get_json(&app, &f.exec.token, &format!("/api/v1/integrations/{id}"), 200).await;
+        let shown = get_json(
+            &app,
+            &f.exec.token,
+            &format!("/api/v1/integrations/{id}"),
+            200,
+        )
+        .await;
         assert_no_tokens(&shown);
         assert!(shown["last_success_at"].is_string(), "{shown}");
         let runs = shown["runs"].as_array().expect("runs");
@@ -86,7 +99,10 @@ async fn an_admin_connects_salesforce_through_oauth_and_it_syncs() {
         assert_eq!(run["kinds"]["deal"]["created"], 30, "{run}");
         assert_eq!(run["totals"]["created"], 156, "{run}");
         assert!(run["requests"].as_u64().expect("requests") > 0);
-        assert!(shown["quota"]["used"].as_u64().expect("quota") > 0, "{shown}");
+        assert!(
+            shown["quota"]["used"].as_u64().expect("quota") > 0,
+            "{shown}"
+        );
         let deals = get_json(&app, &f.exec.token, "/api/v1/deals?limit=200", 200).await;
         assert_eq!(deals["items"].as_array().expect("deals").len(), 30);
         assert_eq!(deals["items"][0]["provider"], "salesforce");
@@ -127,19 +143,30 @@ async fn bad_states_codes_and_refusals_store_nothing() {
 
         // Another session of the same admin.
         let back = approved(&admin).await;
-        refused(app.oauth_callback(&other_session, &back).await, "foreign session").await;
+        refused(
+            app.oauth_callback(&other_session, &back).await,
+            "foreign session",
+        )
+        .await;
         assert_eq!(count(&app, &f.exec.token).await, 0);
 
         // A code for Salesforce brought to another provider's callback (mix-up).
         let back = approved(&admin).await;
         let mixed = back.replace("/integrations/salesforce/", "/integrations/hubspot/");
-        refused(app.oauth_callback(&admin, &mixed).await, "other provider's callback").await;
+        refused(
+            app.oauth_callback(&admin, &mixed).await,
+            "other provider's callback",
+        )
+        .await;
 
         // The provider reports a refusal.
         let start = app.oauth_start(&admin, Provider::Salesforce).await;
         let state = query(&location(&start))["state"].clone();
         let r = app
-            .oauth_callback(&admin, &format!("{callback}?error=access_denied&state={state}"))
+            .oauth_callback(
+                &admin,
+                &format!("{callback}?error=access_denied&state={state}"),
+            )
             .await;
         let status = r.status().as_u16();
         let body = r.text().await.unwrap_or_default();
@@ -160,8 +187,16 @@ async fn bad_states_codes_and_refusals_store_nothing() {
 
         // Only admins start a flow; unconfigured providers offer none.
         let manager = app.browser(&f.m1.email).await;
-        assert_eq!(app.oauth_start(&manager, Provider::Salesforce).await.status(), 403);
-        assert_eq!(app.oauth_start(&admin, Provider::Pipedrive).await.status(), 404);
+        assert_eq!(
+            app.oauth_start(&manager, Provider::Salesforce)
+                .await
+                .status(),
+            403
+        );
+        assert_eq!(
+            app.oauth_start(&admin, Provider::Pipedrive).await.status(),
+            404
+        );
         let r = app
             .http
             .get(app.url("/integrations/nonsense/connect"))
@@ -193,7 +228,10 @@ async fn a_broader_grant_than_asked_is_flagged() {
             "/settings/integrations?done=integration_flagged"
         );
         let list: Value = get_json(&app, &f.exec.token, "/api/v1/integrations", 200).await;
-        assert_eq!(list["items"][0]["extra_scopes"], serde_json::json!(["full"]));
+        assert_eq!(
+            list["items"][0]["extra_scopes"],
+            serde_json::json!(["full"])
+        );
         assert_eq!(list["items"][0]["scopes_flagged"], true);
         // The dashboard and settings warn the admin.
         for page in ["/", "/settings", "/settings/integrations"] {

@@ -8,6 +8,8 @@ mod bad_input;
 mod crm_common;
 mod crm_integrations;
 mod crm_oauth;
+mod crm_pages;
+mod crm_records;
 mod csrf;
 mod invitations;
 mod notes;
