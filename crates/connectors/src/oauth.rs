@@ -145,6 +145,7 @@ pub fn authorize_url(
 
 /// Tokens from a token endpoint. `Debug` hides them.
 #[derive(Clone, Default, Deserialize)]
+#[serde(from = "WireTokenSet")]
 pub struct TokenSet {
     pub access_token: String,
     #[serde(default)]
@@ -160,6 +161,38 @@ pub struct TokenSet {
     /// Pipedrive: the company's API host.
     #[serde(default)]
     pub api_domain: Option<String>,
+}
+
+/// A token response as sent: HubSpot reports the granted scopes as a `scopes` array
+/// (since August 2025) where RFC 6749 has a space-separated `scope`.
+#[derive(Deserialize)]
+struct WireTokenSet {
+    access_token: String,
+    #[serde(default)]
+    refresh_token: Option<String>,
+    #[serde(default)]
+    expires_in: Option<i64>,
+    #[serde(default)]
+    scope: Option<String>,
+    #[serde(default)]
+    scopes: Option<Vec<String>>,
+    #[serde(default)]
+    instance_url: Option<String>,
+    #[serde(default)]
+    api_domain: Option<String>,
+}
+
+impl From<WireTokenSet> for TokenSet {
+    fn from(w: WireTokenSet) -> Self {
+        Self {
+            access_token: w.access_token,
+            refresh_token: w.refresh_token,
+            expires_in: w.expires_in,
+            scope: w.scope.or_else(|| w.scopes.map(|s| s.join(" "))),
+            instance_url: w.instance_url,
+            api_domain: w.api_domain,
+        }
+    }
 }
 
 impl fmt::Debug for TokenSet {
@@ -405,6 +438,25 @@ mod tests {
         assert!(extra_scopes(&sf, Some("api refresh_token id")).is_empty());
         assert_eq!(extra_scopes(&sf, Some("full")), vec!["full".to_owned()]);
         assert!(extra_scopes(&sf, None).is_empty());
+    }
+
+    #[test]
+    fn granted_scopes_come_as_a_string_or_as_hubspots_array() {
+        let t: TokenSet =
+            serde_json::from_str(r#"{"access_token":"a","scope":"api refresh_token"}"#)
+                .expect("parses");
+        assert_eq!(t.scope.as_deref(), Some("api refresh_token"));
+        let t: TokenSet = serde_json::from_str(
+            r#"{"token_type":"bearer","access_token":"a","refresh_token":"r","expires_in":1800,"hub_id":1,"scopes":["oauth","crm.objects.deals.write"]}"#,
+        )
+        .expect("parses");
+        assert_eq!(t.scope.as_deref(), Some("oauth crm.objects.deals.write"));
+        assert_eq!(t.expires_in, Some(1800));
+        let hubspot = Profile::for_provider(Provider::Hubspot);
+        assert_eq!(
+            extra_scopes(&hubspot, t.scope.as_deref()),
+            vec!["crm.objects.deals.write".to_owned()]
+        );
     }
 
     #[test]

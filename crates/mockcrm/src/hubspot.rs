@@ -1,1 +1,0 @@
-//! The hubspot mock: to be written.

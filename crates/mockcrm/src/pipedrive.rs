@@ -1,1 +1,0 @@
-//! The pipedrive mock: to be written.
