@@ -150,3 +150,28 @@ pub(crate) async fn join(
         body["access_token"].as_str().expect("token").to_owned(),
     )
 }
+
+/// A HubSpot mock over `spec`.
+pub(crate) async fn hubspot(spec: WorldSpec, options: MockOptions) -> Mock {
+    mockcrm::hubspot::start(spec, options)
+        .await
+        .expect("mock starts")
+}
+
+/// A Pipedrive mock over `spec`.
+pub(crate) async fn pipedrive(spec: WorldSpec, options: MockOptions) -> Mock {
+    mockcrm::pipedrive::start(spec, options)
+        .await
+        .expect("mock starts")
+}
+
+/// An app with each listed provider pointed at its mock.
+pub(crate) async fn app_with(backend: Backend, mocks: &[(Provider, &Mock)]) -> TestApp {
+    let urls: Vec<(Provider, String)> = mocks.iter().map(|(p, m)| (*p, m.url())).collect();
+    TestApp::spawn_with_crm(backend, move |crm, base| {
+        for (provider, url) in &urls {
+            testkit::crm::point_at(crm, *provider, url, base);
+        }
+    })
+    .await
+}

@@ -9,6 +9,7 @@ mod crm_common;
 mod crm_integrations;
 mod crm_oauth;
 mod crm_pages;
+mod crm_providers;
 mod crm_records;
 mod csrf;
 mod invitations;
