@@ -302,8 +302,9 @@ fn serve_refuses_to_start_without_its_secrets() {
         ],
     );
     assert_eq!(r.code, 2, "{}", r.stderr);
-    for missing in ["PITCHSIDE_KEYS_TRANSCRIPTS", "PITCHSIDE_KEYS_CRM_RECORDS"] {
-        assert!(r.stderr.contains(missing), "{missing}: {}", r.stderr);
+    for domain in ["TRANSCRIPTS", "CRM_RECORDS"] {
+        let missing = format!("PITCHSIDE_KEYS_{domain}");
+        assert!(r.stderr.contains(&missing), "{missing}: {}", r.stderr);
     }
     assert!(
         !r.stderr.contains("PITCHSIDE_KEYS_COACHING_NOTES,"),
