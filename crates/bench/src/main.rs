@@ -1,5 +1,7 @@
 //! `pitchside-bench BASE_URL [SERVER_PID]`: benchmark a running Pitchside instance.
 //! `pitchside-bench seal`: seal/open throughput of 1 KiB values on one core.
+//! `pitchside-bench sync full|rate|kill [--db sqlite|POSTGRES_URL] [--deals N …]`: CRM
+//! sync end to end against the HubSpot mock (see `sync_bench`).
 //! `pitchside-bench notes-seed BASE_URL N`: sign up an organization and write N coaching
 //! notes of 1 KiB through the API; prints `TOKEN SUBJECT_ID`.
 //! `pitchside-bench notes-read BASE_URL TOKEN SUBJECT_ID RATE STOP_FILE`: read pages of 50
@@ -15,6 +17,8 @@
 //! Given the server's pid, its resident memory when idle.
 //!
 //! The load generator shares the machine with the server, so figures are a floor.
+
+mod sync_bench;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -35,6 +39,9 @@ async fn main() -> Result<()> {
     let base = args
         .next()
         .context("usage: pitchside-bench BASE_URL [SERVER_PID] | pitchside-bench seal")?;
+    if base == "sync" {
+        return sync_bench::run(sync_bench::parse(&mut args)?).await;
+    }
     if base == "seal" {
         seal_throughput();
         return Ok(());

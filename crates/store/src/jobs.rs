@@ -48,6 +48,15 @@ impl JobLease {
     pub fn claimed_at(&self) -> i64 {
         self.claimed_at
     }
+
+    /// The CRM connection a sync job is for.
+    pub fn connection_id(&self) -> Option<String> {
+        serde_json::from_str::<serde_json::Value>(&self.payload)
+            .ok()?
+            .get("connection_id")?
+            .as_str()
+            .map(str::to_owned)
+    }
 }
 
 /// The job kind of CRM syncs.
@@ -74,7 +83,7 @@ impl Store {
         };
         let sql = format!(
             "UPDATE jobs SET lease_owner = $1, lease_until = $2, claimed_at = $3, \
-             attempts = attempts + 1, updated_at = $3 WHERE id = ({pick}) \
+             requested_at = NULL, attempts = attempts + 1, updated_at = $3 WHERE id = ({pick}) \
              RETURNING id, kind, org_id, payload, attempts"
         );
         let mut tx = match self.dialect {
@@ -120,7 +129,7 @@ impl Store {
         let now = self.clock.now();
         sqlx::query(
             "UPDATE jobs SET lease_owner = NULL, lease_until = NULL, updated_at = $4, \
-             run_at = CASE WHEN requested_at IS NOT NULL AND requested_at >= $3 THEN $4 ELSE $5 END, \
+             run_at = CASE WHEN requested_at IS NOT NULL THEN $4 ELSE $5 END, \
              requested_at = NULL, last_error = $6, \
              attempts = CASE WHEN $6 IS NULL THEN 0 ELSE attempts END \
              WHERE id = $1 AND lease_owner = $2 AND claimed_at = $3",

@@ -224,10 +224,9 @@ impl Engine {
             })
         };
         let mut stats = RunStats::default();
-        let (connection_id, result) = self.sync(&lease, &mut stats).await;
+        let (connection_id, interval, result) = self.sync(&lease, &mut stats).await;
         heartbeat.abort();
         let now = self.store.clock().now();
-        let interval = self.interval(&lease).await;
         let (status, error, next, outcome) = match &result {
             Ok(()) => (
                 "succeeded",
@@ -287,27 +286,29 @@ impl Engine {
         }
     }
 
-    async fn interval(&self, lease: &JobLease) -> i64 {
-        match self.store.sync_target(lease).await {
-            Ok(t) => t.connection.sync_interval_secs.max(60),
-            Err(_) => 900,
-        }
-    }
-
-    /// The run itself. Returns the connection id and how it ended.
-    async fn sync(&self, lease: &JobLease, stats: &mut RunStats) -> (String, Result<(), Stop>) {
+    /// The run itself. Returns the connection id, its sync interval and how it ended.
+    async fn sync(
+        &self,
+        lease: &JobLease,
+        stats: &mut RunStats,
+    ) -> (String, i64, Result<(), Stop>) {
+        const DEFAULT_INTERVAL: i64 = 900;
         let target = match self.store.sync_target(lease).await {
             Ok(t) => t,
-            Err(e) => return (String::new(), Err(e.into())),
+            Err(e) => {
+                let id = lease.connection_id().unwrap_or_default();
+                return (id, DEFAULT_INTERVAL, Err(e.into()));
+            }
         };
         let connection_id = target.connection.id.clone();
+        let interval = target.connection.sync_interval_secs.max(60);
         if target.connection.status == ConnectionStatus::Disconnected {
-            return (connection_id, Ok(()));
+            return (connection_id, interval, Ok(()));
         }
         let result = self
             .sync_connection(lease, target.connection, target.tokens, stats)
             .await;
-        (connection_id, result)
+        (connection_id, interval, result)
     }
 
     async fn sync_connection(
@@ -372,8 +373,9 @@ impl Engine {
             Err(Stop::LeaseLost) => ("interrupted", Some("another worker took over")),
         };
         if !matches!(result, Err(Stop::LeaseLost)) {
+            let rest = budget.page_use(&session, fallback);
             self.store
-                .end_run(lease, &run_id, status, stats, error)
+                .end_run(lease, &run_id, status, stats, error, &rest)
                 .await?;
         }
         result

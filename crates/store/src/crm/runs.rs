@@ -127,7 +127,8 @@ impl Store {
         Ok(id)
     }
 
-    /// End a run with its final counters.
+    /// End a run with its final counters and the quota use not yet stored with a
+    /// page (requests after the last stored page: a prefetch, a refused page).
     pub async fn end_run(
         &self,
         lease: &JobLease,
@@ -135,10 +136,12 @@ impl Store {
         status: &str,
         stats: &RunStats,
         error: Option<&str>,
+        rest: &QuotaUse,
     ) -> Result<(), StoreError> {
-        let (org, _) = super::lease_target(lease)?;
+        let (org, connection) = super::lease_target(lease)?;
         let mut tx = self.org_tx(&org).await?;
         write_run(&mut tx, &org, run_id, stats).await?;
+        add_quota(&mut tx, &org, &connection, rest).await?;
         sqlx::query(
             "UPDATE crm_sync_runs SET status = $3, finished_at = $4, error = $5 WHERE org_id = $1 AND id = $2",
         )
