@@ -595,8 +595,12 @@ pub async fn run(config: &Config, args: DemoArgs) -> Result<(), Error> {
         let _ = out.write_all(banner(&public_url, &logins, data, &database).as_bytes());
         let _ = out.flush();
     }
-    let state = AppState::new(store.clone(), hasher, keys, web_config);
-    server::serve_until_shutdown(listener, state).await?;
+    let crm = config.crm.web_settings(&public_url);
+    let state = AppState::with_crm(store.clone(), hasher, keys, web_config, crm);
+    let workers = crate::workers::SyncWorkers::start(store.clone(), &config.crm, &public_url);
+    let served = server::serve_until_shutdown(listener, state).await;
+    workers.stop().await;
+    served?;
     store.close().await;
     Ok(())
 }
@@ -695,6 +699,12 @@ mod tests {
             .seal(ctx, b"kept across restarts")
             .expect("seal");
         let text = std::fs::read_to_string(dir.join(SEALING_KEYS_FILE)).expect("file");
+        for domain in Domain::ALL {
+            assert!(
+                text.contains(&format!("\n{} = \"", domain.as_str())),
+                "{domain} missing from the demo key file"
+            );
+        }
         let second = demo_sealing_keys(&dir).expect("reload");
         assert_eq!(
             std::fs::read_to_string(dir.join(SEALING_KEYS_FILE)).expect("file"),

@@ -17,6 +17,7 @@ pub mod gsm;
 pub mod keysource;
 pub mod server;
 pub mod telemetry;
+pub mod workers;
 
 pub use cli::{Cli, Command};
 pub use config::{Config, ConfigError};

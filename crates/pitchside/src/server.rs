@@ -87,16 +87,21 @@ pub async fn serve(config: &Config) -> Result<(), Error> {
     let reloader = sources
         .reloadable()
         .then(|| crate::keysource::spawn_reloader(sources.clone(), store.clone()));
-    let state = AppState::new(
+    let public_url = settings.web.public_url.clone();
+    let state = AppState::with_crm(
         store.clone(),
         production_hasher(),
         settings.keys,
         settings.web,
+        config.crm.web_settings(&public_url),
     );
-    match tls {
-        Some(tls) => serve_until_shutdown_tls(listener, tls, state).await?,
-        None => serve_until_shutdown(listener, state).await?,
-    }
+    let workers = crate::workers::SyncWorkers::start(store.clone(), &config.crm, &public_url);
+    let served = match tls {
+        Some(tls) => serve_until_shutdown_tls(listener, tls, state).await,
+        None => serve_until_shutdown(listener, state).await,
+    };
+    workers.stop().await;
+    served?;
     if let Some(redirect) = redirect {
         redirect.abort();
     }

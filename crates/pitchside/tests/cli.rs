@@ -302,11 +302,10 @@ fn serve_refuses_to_start_without_its_secrets() {
         ],
     );
     assert_eq!(r.code, 2, "{}", r.stderr);
-    assert!(
-        r.stderr.contains("PITCHSIDE_KEYS_TRANSCRIPTS"),
-        "{}",
-        r.stderr
-    );
+    for domain in ["TRANSCRIPTS", "CRM_RECORDS"] {
+        let missing = format!("PITCHSIDE_KEYS_{domain}");
+        assert!(r.stderr.contains(&missing), "{missing}: {}", r.stderr);
+    }
     assert!(
         !r.stderr.contains("PITCHSIDE_KEYS_COACHING_NOTES,"),
         "a configured ring is not reported missing: {}",

@@ -2,6 +2,7 @@
 //! loopback port against a fresh database (a SQLite file, or a new PostgreSQL database
 //! when a server is reachable), and talk to it over HTTP like a client would.
 
+pub mod crm;
 pub mod fixture;
 
 use std::net::SocketAddr;
@@ -12,7 +13,7 @@ use reqwest::header::{HeaderMap, HeaderValue};
 use serde_json::{Value, json};
 use store::{Clock, Store, StoreOptions};
 use vault::{PasswordHasher, SigningKey};
-use web::{AppState, WebConfig};
+use web::{AppState, CrmSettings, WebConfig};
 
 pub use fixture::{Fixture, Person};
 
@@ -235,6 +236,18 @@ impl TestApp {
         Self::start(db, 4, adjust).await
     }
 
+    /// A fresh app whose CRM settings `crm` adjusts, given the app's base URL (to build
+    /// OAuth callback URLs): e.g. [`crm::point_at`] a mock.
+    pub async fn spawn_with_crm(
+        backend: Backend,
+        crm: impl FnOnce(&mut CrmSettings, &str),
+    ) -> Self {
+        let db = std::sync::Arc::new(TestDb::create(backend).await);
+        let keys = SigningKey::from_base64(&SigningKey::generate_base64()).expect("key");
+        let sealing = db.keys.clone();
+        Self::start_full(db, 4, keys, sealing, |_| {}, crm).await
+    }
+
     /// A fresh app hashing with the production bcrypt cost.
     pub async fn spawn_production_cost(backend: Backend) -> Self {
         let db = std::sync::Arc::new(TestDb::create(backend).await);
@@ -271,7 +284,7 @@ impl TestApp {
         sealing: std::sync::Arc<vault::sealed::Keys>,
     ) -> Self {
         let keys = self.state.keys.clone();
-        let mut app = Self::start_full(self.db.clone(), 4, keys, sealing, |_| {}).await;
+        let mut app = Self::start_full(self.db.clone(), 4, keys, sealing, |_| {}, |_, _| {}).await;
         app.backend = self.backend;
         app
     }
@@ -283,7 +296,7 @@ impl TestApp {
         adjust: impl FnOnce(&mut WebConfig),
     ) -> Self {
         let sealing = db.keys.clone();
-        Self::start_full(db, cost, keys, sealing, adjust).await
+        Self::start_full(db, cost, keys, sealing, adjust, |_, _| {}).await
     }
 
     async fn start_full(
@@ -292,6 +305,7 @@ impl TestApp {
         keys: SigningKey,
         sealing: std::sync::Arc<vault::sealed::Keys>,
         adjust: impl FnOnce(&mut WebConfig),
+        crm: impl FnOnce(&mut CrmSettings, &str),
     ) -> Self {
         let store = Store::connect(StoreOptions::new(db.url.clone()), Clock::system())
             .await
@@ -307,7 +321,15 @@ impl TestApp {
         config.auth_rate_per_minute = 10_000;
         config.api_rate_per_second = 10_000;
         adjust(&mut config);
-        let state = AppState::new(store, PasswordHasher::new(cost, 4), keys, config);
+        let mut crm_settings = CrmSettings::default();
+        crm(&mut crm_settings, &base);
+        let state = AppState::with_crm(
+            store,
+            PasswordHasher::new(cost, 4),
+            keys,
+            config,
+            crm_settings,
+        );
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
         let serve_state = state.clone();
         tokio::spawn(async move {

@@ -508,7 +508,12 @@ mod tests {
                 .expect("keys");
         assert_eq!(
             keys.missing(),
-            vec![Domain::CrmTokens, Domain::AiInsights, Domain::Transcripts]
+            vec![
+                Domain::CrmTokens,
+                Domain::CrmRecords,
+                Domain::AiInsights,
+                Domain::Transcripts
+            ]
         );
         assert!(keys.ring(Domain::CoachingNotes).seal(CTX, b"x").is_ok());
         assert!(keys.ring(Domain::Transcripts).seal(CTX, b"x").is_err());

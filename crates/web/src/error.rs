@@ -36,7 +36,12 @@ pub enum ApiError {
     PayloadTooLarge,
     UnsupportedMediaType,
     Validation(Vec<FieldError>),
-    TooManyRequests { retry_after: u64 },
+    TooManyRequests {
+        retry_after: u64,
+    },
+    /// A provider this request depends on (a CRM) failed or could not be reached; the
+    /// text says which, never what it answered.
+    BadGateway(&'static str),
     Internal,
 }
 
@@ -108,6 +113,12 @@ impl ApiError {
                 "Too Many Requests",
                 "Too many attempts. Wait and try again.".into(),
             ),
+            ApiError::BadGateway(d) => (
+                StatusCode::BAD_GATEWAY,
+                "provider_unavailable",
+                "Bad Gateway",
+                (*d).into(),
+            ),
             ApiError::Internal => (
                 StatusCode::INTERNAL_SERVER_ERROR,
                 "internal_error",
@@ -123,6 +134,7 @@ fn conflict_detail(code: &str) -> &'static str {
         "email_taken" => "That email address already has an account.",
         "last_admin" => "An organization needs at least one admin.",
         "cannot_remove_self" => "You cannot remove yourself.",
+        "integration_disconnected" => "The integration is disconnected; connect it again to sync.",
         _ => "The request conflicts with the current state.",
     }
 }

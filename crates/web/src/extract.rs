@@ -356,18 +356,49 @@ pub struct ListParams {
 
 impl ListParams {
     pub fn page(&self) -> Result<store::PageRequest, ApiError> {
-        store::PageRequest::new(self.limit, self.cursor.as_deref()).map_err(|m| {
-            let field = if m.starts_with("limit") {
-                "limit"
-            } else {
-                "cursor"
-            };
-            ApiError::field(field, m)
-        })
+        page_request(self.limit, self.cursor.as_deref())
     }
 }
 
-fn de_opt_u32<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<u32>, D::Error> {
+/// A page request from `limit` and `cursor` parameters; bad values → 422 naming them.
+pub(crate) fn page_request(
+    limit: Option<u32>,
+    cursor: Option<&str>,
+) -> Result<store::PageRequest, ApiError> {
+    store::PageRequest::new(limit, cursor).map_err(|m| {
+        let field = if m.starts_with("limit") {
+            "limit"
+        } else {
+            "cursor"
+        };
+        ApiError::field(field, m)
+    })
+}
+
+/// A JSON body that may be left out: no body at all is `T::default()`; anything sent
+/// is read like [`ApiJson`].
+pub struct OptionalJson<T>(pub T);
+
+impl<T: DeserializeOwned + Default, S: Send + Sync> FromRequest<S> for OptionalJson<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let empty = !req.headers().contains_key(header::CONTENT_TYPE)
+            && req
+                .headers()
+                .get(header::CONTENT_LENGTH)
+                .and_then(|v| v.to_str().ok())
+                .is_none_or(|v| v.trim() == "0");
+        if empty {
+            return Ok(OptionalJson(T::default()));
+        }
+        ApiJson::<T>::from_request(req, state)
+            .await
+            .map(|ApiJson(v)| OptionalJson(v))
+    }
+}
+
+pub(crate) fn de_opt_u32<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<u32>, D::Error> {
     let raw: Option<String> = serde::Deserialize::deserialize(d)?;
     raw.map(|s| {
         s.parse::<u32>()

@@ -8,11 +8,13 @@
 
 pub mod api;
 mod config;
+pub mod crm;
 mod csrf;
 mod error;
 mod extract;
 pub mod flows;
 mod headers;
+mod integrations;
 mod metrics;
 mod observe;
 pub mod pages;
@@ -28,6 +30,7 @@ use axum::middleware::from_fn_with_state;
 use axum::routing::get;
 
 pub use config::{CookieMode, WebConfig};
+pub use crm::CrmSettings;
 pub use error::{ApiError, Problem};
 pub use metrics::Metrics;
 pub use state::AppState;

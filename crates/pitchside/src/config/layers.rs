@@ -37,8 +37,7 @@ pub(super) struct Layers {
 
 /// The `&'static` name for an environment variable, for [`Problem::setting`].
 pub(super) fn static_name(name: &str) -> &'static str {
-    SPECS
-        .iter()
+    all_specs()
         .map(|s| s.env)
         .chain([CONFIG_ENV])
         .find(|env| *env == name)
@@ -46,7 +45,7 @@ pub(super) fn static_name(name: &str) -> &'static str {
 }
 
 impl Layers {
-    fn problem(&mut self, setting: &'static str, message: String) {
+    pub(super) fn problem(&mut self, setting: &'static str, message: String) {
         self.problems.push(Problem { setting, message });
     }
 
@@ -68,7 +67,7 @@ impl Layers {
                 self.problem(
                     CONFIG_ENV,
                     format!(
-                        "{}: `{section}` must be a section ([database], [server], [log] or [secrets])",
+                        "{}: `{section}` must be a section ([database], [server], [log], [secrets], [crm] or [sync])",
                         path.display()
                     ),
                 );
@@ -76,7 +75,7 @@ impl Layers {
             };
             for (name, value) in entries {
                 let full = format!("{section}.{name}");
-                let Some(spec) = SPECS.iter().find(|s| s.key == Some(full.as_str())) else {
+                let Some(spec) = all_specs().find(|s| s.key == Some(full.as_str())) else {
                     let hint = match full.as_str() {
                         "secrets.jwt_secret" | "auth.jwt_secret" | "server.jwt_secret" => format!(
                             ": secrets are not read from the file; set {JWT_SECRET} or \
@@ -98,6 +97,7 @@ impl Layers {
                 let text = match value {
                     toml::Value::String(s) => s.clone(),
                     toml::Value::Integer(i) => i.to_string(),
+                    toml::Value::Boolean(b) => b.to_string(),
                     toml::Value::Array(items) => {
                         let strings: Option<Vec<&str>> = items.iter().map(|v| v.as_str()).collect();
                         match strings {
@@ -143,7 +143,7 @@ impl Layers {
             if !name.starts_with("PITCHSIDE_") || name == CONFIG_ENV {
                 continue;
             }
-            let Some(spec) = SPECS.iter().find(|s| s.env == name) else {
+            let Some(spec) = all_specs().find(|s| s.env == name) else {
                 // Test settings, and the sealing key rings (read directly by the commands
                 // that seal, see `server::sealing_keys`), are not configuration keys.
                 if !name.starts_with("PITCHSIDE_TEST_") && !name.starts_with("PITCHSIDE_KEYS_") {
@@ -166,7 +166,7 @@ impl Layers {
     }
 
     /// Parse `env`'s raw value, if any, recording a problem on failure.
-    fn take<T>(
+    pub(super) fn take<T>(
         &mut self,
         env: &'static str,
         parse: impl FnOnce(&str) -> Result<T, String>,
@@ -183,7 +183,11 @@ impl Layers {
     }
 
     /// A secret from its variable or from the file its `*_FILE` setting names.
-    fn secret(&mut self, env: &'static str, file_env: &'static str) -> Option<(Secret, String)> {
+    pub(super) fn secret(
+        &mut self,
+        env: &'static str,
+        file_env: &'static str,
+    ) -> Option<(Secret, String)> {
         let direct = self.raw.get(env).cloned();
         let file = self.raw.get(file_env).cloned();
         match (direct, file) {
@@ -305,6 +309,7 @@ impl Layers {
         if let Some((token, _)) = self.secret(METRICS_TOKEN, METRICS_TOKEN_FILE) {
             c.secrets.metrics_token = Some(token);
         }
+        super::crm::parse(&mut self, &mut c);
 
         if self.problems.is_empty() {
             c.warnings = self.warnings;
@@ -317,7 +322,7 @@ impl Layers {
     }
 }
 
-fn parse_u32(s: &str, min: u32, max: u32) -> Result<u32, String> {
+pub(super) fn parse_u32(s: &str, min: u32, max: u32) -> Result<u32, String> {
     match s.parse::<u32>() {
         Ok(n) if (min..=max).contains(&n) => Ok(n),
         _ => Err(format!(
@@ -427,7 +432,7 @@ fn parse_filter(s: &str) -> Result<String, String> {
 }
 
 /// Quote user input in messages without flooding the terminal.
-fn shorten(s: &str) -> String {
+pub(super) fn shorten(s: &str) -> String {
     if s.chars().count() > 80 {
         let head: String = s.chars().take(80).collect();
         format!("{head}…")

@@ -102,10 +102,38 @@ filter = "info,sqlx=warn"
 # jwt_secret_file = "/run/secrets/pitchside_jwt_secret"
 # A file holding the bearer token /metrics requires. Env: PITCHSIDE_METRICS_TOKEN_FILE
 # metrics_token_file = "/run/secrets/pitchside_metrics_token"
+
+[crm]
+# Each CRM's API, OAuth authorize and token URLs default to the provider's public ones;
+# set them to reach a proxy or a mock. For <provider> in hubspot, salesforce, pipedrive:
+# <provider>_api_url, <provider>_auth_url, <provider>_token_url.
+# Env: PITCHSIDE_<PROVIDER>_API_URL, PITCHSIDE_<PROVIDER>_AUTH_URL, PITCHSIDE_<PROVIDER>_TOKEN_URL
+# hubspot_api_url = "https://api.hubapi.com"
+# Your registered OAuth app (its callback URL is <public_url>/integrations/<provider>/callback).
+# The secret is never read from this file: set PITCHSIDE_<PROVIDER>_CLIENT_SECRET or name a
+# file holding it. Env: PITCHSIDE_<PROVIDER>_CLIENT_ID, PITCHSIDE_<PROVIDER>_CLIENT_SECRET_FILE
+# hubspot_client_id = "00000000-0000-0000-0000-000000000000"
+# hubspot_client_secret_file = "/run/secrets/pitchside_hubspot_client_secret"
+# The daily token budget to assume for Pipedrive (it depends on your plan and seats).
+# Env: PITCHSIDE_PIPEDRIVE_DAILY_TOKENS
+# pipedrive_daily_tokens = 30000
+
+[sync]
+# Minutes between syncs of a connection (5-1440). Env: PITCHSIDE_SYNC_INTERVAL_MINUTES
+interval_minutes = 15
+# Pitchside's share of a CRM's daily API budget, in percent (1-100): it pauses for the day
+# once it has used this much, leaving the rest to your other integrations.
+# Env: PITCHSIDE_SYNC_QUOTA_SHARE_PERCENT
+quota_share_percent = 50
+# Sync workers this instance runs (0 = none: other instances sync). Env: PITCHSIDE_SYNC_WORKERS
+workers = 2
+# Pace requests to each CRM's published limits. Turn off only for benchmarks against mocks.
+# Env: PITCHSIDE_SYNC_RATE_LIMIT (on/off)
+rate_limit = true
 "#;
 
 /// One setting: its environment variable and, unless it is a secret, its TOML key.
-struct Spec {
+pub(crate) struct Spec {
     env: &'static str,
     key: Option<&'static str>,
 }
@@ -180,6 +208,11 @@ const SPECS: &[Spec] = &[
         key: None,
     },
 ];
+
+/// Every setting: the general ones and the CRM ones ([`crm`]).
+fn all_specs() -> impl Iterator<Item = &'static Spec> {
+    SPECS.iter().chain(crm::specs())
+}
 
 /// A secret string. `Debug` prints `<redacted>`; there is no `Display`.
 #[derive(Clone, PartialEq, Eq)]
@@ -333,6 +366,8 @@ pub struct Config {
     pub server: ServerConfig,
     pub log: LogConfig,
     pub secrets: SecretsConfig,
+    /// CRM endpoints, OAuth apps and how the sync runs.
+    pub crm: CrmConfig,
     /// The TOML file that was read, if any.
     pub file: Option<PathBuf>,
     /// Harmless oddities (unknown `PITCHSIDE_*` variables, a plain-http public URL) to
@@ -365,6 +400,7 @@ impl Default for Config {
                 jwt_secret: None,
                 metrics_token: None,
             },
+            crm: CrmConfig::default(),
             file: None,
             warnings: Vec::new(),
         }
@@ -423,7 +459,9 @@ impl fmt::Display for ConfigError {
 
 impl std::error::Error for ConfigError {}
 
+pub mod crm;
 mod layers;
+pub use crm::{CrmConfig, ProviderConfig};
 use layers::{Layers, static_name};
 
 impl Config {

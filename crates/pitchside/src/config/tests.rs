@@ -305,3 +305,111 @@ fn tls_needs_both_files_and_the_redirect_listener_needs_tls() {
     assert!(err.mentions(HTTP_REDIRECT_BIND), "{err}");
     assert!(err.to_string().contains("PITCHSIDE_TLS_CERT"), "{err}");
 }
+
+#[test]
+fn crm_settings_default_to_the_public_endpoints_and_two_workers() {
+    let c = env(&[]).expect("defaults");
+    assert_eq!(c.crm, CrmConfig::default());
+    assert_eq!(
+        (c.crm.sync_interval_minutes, c.crm.quota_share_percent),
+        (15, 50)
+    );
+    assert_eq!((c.crm.sync_workers, c.crm.rate_limit), (2, true));
+    let web = c.crm.web_settings("https://p.example");
+    for p in domain::crm::Provider::ALL {
+        assert_eq!(web.endpoints(p), connectors::Endpoints::default_for(p));
+    }
+    assert!(web.oauth_apps.is_empty() && web.api_url_overridden.is_empty());
+}
+
+#[test]
+fn crm_endpoints_oauth_apps_and_sync_settings_come_from_the_environment() {
+    use domain::crm::Provider;
+    let c = env(&[
+        ("PITCHSIDE_HUBSPOT_API_URL", "http://127.0.0.1:9000/"),
+        (
+            "PITCHSIDE_HUBSPOT_TOKEN_URL",
+            "http://127.0.0.1:9000/oauth/v1/token",
+        ),
+        ("PITCHSIDE_HUBSPOT_CLIENT_ID", "client-123"),
+        (
+            "PITCHSIDE_HUBSPOT_CLIENT_SECRET",
+            "hubspot-client-secret-value",
+        ),
+        (crm::SYNC_WORKERS, "0"),
+        (crm::SYNC_RATE_LIMIT, "off"),
+        (crm::SYNC_INTERVAL_MINUTES, "30"),
+        (crm::SYNC_QUOTA_SHARE_PERCENT, "25"),
+        (crm::PIPEDRIVE_DAILY_TOKENS, "30000"),
+    ])
+    .expect("valid");
+    assert!(c.warnings.is_empty(), "{:?}", c.warnings);
+    assert_eq!(c.crm.sync_workers, 0);
+    assert!(!c.crm.rate_limit);
+    let web = c.crm.web_settings("https://p.example");
+    let hubspot = web.endpoints(Provider::Hubspot);
+    assert_eq!(hubspot.api, "http://127.0.0.1:9000");
+    assert_eq!(hubspot.token, "http://127.0.0.1:9000/oauth/v1/token");
+    assert_eq!(
+        hubspot.auth,
+        connectors::Endpoints::default_for(Provider::Hubspot).auth
+    );
+    assert!(web.api_url_overridden.contains(&Provider::Hubspot));
+    let app = web.oauth_app(Provider::Hubspot).expect("app");
+    assert_eq!(
+        app.redirect_uri,
+        "https://p.example/integrations/hubspot/callback"
+    );
+    assert!(web.oauth_app(Provider::Salesforce).is_none());
+    assert_eq!(
+        (web.sync_interval_minutes, web.quota_share_percent),
+        (30, 25)
+    );
+    assert_eq!(web.daily_budgets.get(&Provider::Pipedrive), Some(&30000));
+    let sync = c.crm.sync_config("https://p.example");
+    assert!(!sync.http.rate_limit);
+    assert_eq!(
+        sync.endpoints(Provider::Hubspot).api,
+        "http://127.0.0.1:9000"
+    );
+    for shown in [format!("{c:?}"), format!("{web:?}"), format!("{sync:?}")] {
+        assert!(!shown.contains("hubspot-client-secret-value"), "{shown}");
+    }
+}
+
+#[test]
+fn bad_crm_settings_name_their_variables() {
+    let err = env(&[
+        ("PITCHSIDE_PIPEDRIVE_CLIENT_ID", "only-the-id"),
+        ("PITCHSIDE_SALESFORCE_AUTH_URL", "login.salesforce.com"),
+        (crm::SYNC_WORKERS, "65"),
+        (crm::SYNC_RATE_LIMIT, "sometimes"),
+        (crm::SYNC_QUOTA_SHARE_PERCENT, "0"),
+    ])
+    .expect_err("invalid");
+    for var in [
+        "PITCHSIDE_PIPEDRIVE_CLIENT_SECRET",
+        "PITCHSIDE_SALESFORCE_AUTH_URL",
+        crm::SYNC_WORKERS,
+        crm::SYNC_RATE_LIMIT,
+        crm::SYNC_QUOTA_SHARE_PERCENT,
+    ] {
+        assert!(err.mentions(var), "{var}: {err}");
+    }
+    // Client secrets are never read from the file; switches take TOML booleans.
+    let err = Config::from_toml_and_env(
+        Some("[crm]\nhubspot_client_secret = \"x\"\n"),
+        std::iter::empty::<(String, String)>(),
+    )
+    .expect_err("refused");
+    assert!(
+        err.to_string().contains("crm.hubspot_client_secret"),
+        "{err}"
+    );
+    let c = Config::from_toml_and_env(
+        Some("[sync]\nrate_limit = false\nworkers = 4\n"),
+        std::iter::empty::<(String, String)>(),
+    )
+    .expect("valid");
+    assert_eq!((c.crm.rate_limit, c.crm.sync_workers), (false, 4));
+}

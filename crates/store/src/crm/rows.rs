@@ -153,7 +153,8 @@ pub(crate) fn values(record: &Record) -> Vec<Val> {
                 }
                 .to_owned()
             })),
-            Val::Int(a.occurred_at),
+            // Epoch seconds in, milliseconds stored (`occurred_ms`, as the reads expect).
+            Val::Int(a.occurred_at.map(|s| s.saturating_mul(1000))),
             Val::text(&a.owner),
             Val::Int(a.duration_secs),
             Val::text(&a.outcome),

@@ -54,6 +54,7 @@ async fn every_unsafe_route_demands_a_valid_token_and_a_same_site_origin() {
             }
             let path = template
                 .replace("{id}", &f.r1.id)
+                .replace("{owner_id}", &f.r2.id)
                 .replace("{token}", "bogus");
             let cases: [Case; 4] = [
                 ("no token", None, &[]),
@@ -78,7 +79,7 @@ async fn every_unsafe_route_demands_a_valid_token_and_a_same_site_origin() {
             }
             checked += 1;
         }
-        assert!(checked >= 10, "checked only {checked} unsafe routes");
+        assert!(checked >= 19, "checked only {checked} unsafe routes");
 
         // Positive controls: the right token from the right origin passes; Bearer is exempt.
         let r = app

@@ -5,6 +5,12 @@
 mod audit;
 mod auth;
 mod bad_input;
+mod crm_common;
+mod crm_integrations;
+mod crm_oauth;
+mod crm_pages;
+mod crm_providers;
+mod crm_records;
 mod csrf;
 mod invitations;
 mod notes;

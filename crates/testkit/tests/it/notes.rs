@@ -318,11 +318,16 @@ async fn every_sealed_column_is_registered_with_its_domain() {
         found, registered,
         "a *_sealed column must be listed in store::SEALED_COLUMNS with its domain"
     );
-    assert!(
-        store::SEALED_COLUMNS
-            .iter()
-            .all(|(_, _, d)| *d == vault::sealed::Domain::CoachingNotes)
-    );
+    // Each table's sealed columns belong to its data's key domain.
+    for (table, column, domain) in store::SEALED_COLUMNS {
+        let expected = match *table {
+            "notes" => vault::sealed::Domain::CoachingNotes,
+            "crm_tokens" | "oauth_states" => vault::sealed::Domain::CrmTokens,
+            t if t.starts_with("crm_") => vault::sealed::Domain::CrmRecords,
+            other => panic!("{other}.{column}: which key domain is it in?"),
+        };
+        assert_eq!(*domain, expected, "{table}.{column}");
+    }
 }
 
 #[tokio::test]

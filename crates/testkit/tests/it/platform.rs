@@ -62,7 +62,12 @@ async fn every_route_sends_the_security_headers_and_a_request_id() {
     let mut paths: Vec<String> = crate::tenancy::all_routes()
         .into_iter()
         .filter(|(m, _)| m == reqwest::Method::GET)
-        .map(|(_, p)| p.replace("{id}", &ada.user_id).replace("{token}", "bogus"))
+        .map(|(_, p)| {
+            p.replace("{id}", &ada.user_id)
+                .replace("{owner_id}", &ada.user_id)
+                .replace("{provider}", "hubspot")
+                .replace("{token}", "bogus")
+        })
         .collect();
     paths.extend(["/healthz", "/readyz", "/metrics", "/nowhere"].map(String::from));
     for path in paths {
@@ -135,6 +140,18 @@ async fn the_openapi_document_describes_the_served_api() {
         ("patch", "/api/v1/teams/{id}"),
         ("post", "/api/v1/invitations"),
         ("post", "/api/v1/invitations/{token}/accept"),
+        ("get", "/api/v1/integrations"),
+        ("post", "/api/v1/integrations"),
+        ("get", "/api/v1/integrations/{id}"),
+        ("delete", "/api/v1/integrations/{id}"),
+        ("post", "/api/v1/integrations/{id}/sync"),
+        ("get", "/api/v1/integrations/{id}/owners"),
+        ("put", "/api/v1/integrations/{id}/owners/{owner_id}"),
+        ("get", "/api/v1/deals"),
+        ("get", "/api/v1/deals/{id}"),
+        ("get", "/api/v1/contacts"),
+        ("get", "/api/v1/companies"),
+        ("get", "/api/v1/activities"),
     ];
     for (method, path) in required {
         assert!(
@@ -150,6 +167,7 @@ async fn the_openapi_document_describes_the_served_api() {
         }
         let path = template
             .replace("{id}", &uuid::Uuid::now_v7().to_string())
+            .replace("{owner_id}", &uuid::Uuid::now_v7().to_string())
             .replace("{token}", "x");
         let r = app
             .http

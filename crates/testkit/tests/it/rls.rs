@@ -14,6 +14,20 @@ const TENANT_TABLES: &[&str] = &[
     "outbox_emails",
     "notes",
     "audit_events",
+    "crm_connections",
+    "crm_tokens",
+    "oauth_states",
+    "crm_checkpoints",
+    "crm_sync_runs",
+    "crm_quota",
+    "crm_owners",
+    "crm_pipelines",
+    "crm_stages",
+    "crm_companies",
+    "crm_contacts",
+    "crm_deals",
+    "crm_deal_contacts",
+    "crm_activities",
 ];
 const GLOBAL_TABLES: &[&str] = &[
     "user_logins",
@@ -22,6 +36,9 @@ const GLOBAL_TABLES: &[&str] = &[
     // The head (seq and hash) of each audit chain: counters and hashes, no tenant data;
     // global so the retention job can find every chain.
     "audit_heads",
+    // The job queue: ids and schedules only (the payload names a connection id), global
+    // so workers claim across organizations; each job's work runs in its org's context.
+    "jobs",
     "_sqlx_migrations",
 ];
 

@@ -3,11 +3,17 @@
 //! see, and with an id that does not exist. All three must answer 404 with the same
 //! body. Routes come from the OpenAPI document and the page route table, so a new route
 //! is walked without anyone editing this test; a new kind of id fails the test until
-//! it is taught here.
+//! it is taught here. CRM ids are real: both organizations connect the Salesforce mock
+//! and sync, so there are integrations, deals and owners of another organization and
+//! ones the viewing rep may not see. A second path id (`{owner_id}`) is walked with
+//! the owner of the integration the first names.
 
+use mockcrm::MockOptions;
 use reqwest::Method;
 use serde_json::json;
 use testkit::{Browser, Fixture, TestApp, backends};
+
+use crate::crm_common::{app_for, connected, get_json, salesforce, world};
 
 /// Every (method, path) the application serves.
 pub(crate) fn all_routes() -> Vec<(Method, String)> {
@@ -41,6 +47,8 @@ fn id_kind(path: &str) -> &'static str {
         "teams" => "team",
         "sessions" => "session",
         "notes" => "note",
+        "integrations" => "integration",
+        "deals" => "deal",
         other => panic!("route {path}: teach the tenancy walk what a `{other}` id is"),
     }
 }
@@ -82,9 +90,43 @@ async fn send(
 #[tokio::test]
 async fn every_route_answers_the_same_404_for_foreign_invisible_and_missing_ids() {
     for backend in backends() {
-        let app = TestApp::spawn(backend).await;
+        let mock = salesforce(world("alpha"), MockOptions::default()).await;
+        let app = app_for(backend, &mock).await;
         let a = Fixture::seed(&app, "alpha").await;
         let b = Fixture::seed(&app, "beta").await;
+        let a_integration = connected(&app, &a).await;
+        let b_integration = connected(&app, &b).await;
+        let first_owner = |token: String, integration: String| {
+            let app = &app;
+            async move {
+                let owners = get_json(
+                    app,
+                    &token,
+                    &format!("/api/v1/integrations/{integration}/owners"),
+                    200,
+                )
+                .await;
+                owners["items"][0]["id"].as_str().expect("owner").to_owned()
+            }
+        };
+        let a_owner = first_owner(a.exec.token.clone(), a_integration.clone()).await;
+        let b_owner = first_owner(b.exec.token.clone(), b_integration.clone()).await;
+        let deal_of = |token: String, user: Option<String>| {
+            let app = &app;
+            async move {
+                let deals = get_json(app, &token, "/api/v1/deals?limit=200", 200).await;
+                deals["items"]
+                    .as_array()
+                    .expect("deals")
+                    .iter()
+                    .find(|d| user.as_deref().is_none_or(|u| d["owner"]["user_id"] == u))
+                    .and_then(|d| d["id"].as_str())
+                    .expect("a deal")
+                    .to_owned()
+            }
+        };
+        let foreign_deal = deal_of(b.exec.token.clone(), None).await;
+        let invisible_deal = deal_of(a.exec.token.clone(), Some(a.r2.id.clone())).await;
         // The viewer is rep r1 of org A, in the browser and through the API.
         let viewer = &a.r1;
         let browser = app.browser(&viewer.email).await;
@@ -111,6 +153,14 @@ async fn every_route_answers_the_same_404_for_foreign_invisible_and_missing_ids(
                 "team" => Ids {
                     foreign: b.t1.clone(),
                     invisible: a.t3.clone(),
+                },
+                "integration" => Ids {
+                    foreign: b_integration.clone(),
+                    invisible: a_integration.clone(),
+                },
+                "deal" => Ids {
+                    foreign: foreign_deal.clone(),
+                    invisible: invisible_deal.clone(),
                 },
                 _ => Ids {
                     foreign: String::new(),
@@ -154,8 +204,18 @@ async fn every_route_answers_the_same_404_for_foreign_invisible_and_missing_ids(
             let missing = uuid::Uuid::now_v7().to_string();
             let is_api = template.starts_with("/api/");
             let mut bodies = Vec::new();
-            for id in [&missing, &foreign, &invisible, &"not-a-uuid".to_owned()] {
-                let path = template.replace("{id}", id);
+            // The owner named beside each integration id: its own, where it has one.
+            let owners = [
+                uuid::Uuid::now_v7().to_string(),
+                b_owner.clone(),
+                a_owner.clone(),
+                "not-a-uuid".to_owned(),
+            ];
+            for (id, owner) in [&missing, &foreign, &invisible, &"not-a-uuid".to_owned()]
+                .into_iter()
+                .zip(&owners)
+            {
+                let path = template.replace("{id}", id).replace("{owner_id}", owner);
                 let (status, body) = if is_api {
                     send(&app, &method, &path, Some(&viewer.token), None).await
                 } else {
@@ -173,7 +233,24 @@ async fn every_route_answers_the_same_404_for_foreign_invisible_and_missing_ids(
             );
             walked += 1;
         }
-        assert!(walked >= 8, "walked only {walked} routes with ids");
+        assert!(walked >= 19, "walked only {walked} routes with ids");
+        // An admin of A cannot reach B's integration, deal or owner either, not even
+        // through an integration of A's own.
+        for path in [
+            format!("/api/v1/integrations/{b_integration}"),
+            format!("/api/v1/deals/{foreign_deal}"),
+        ] {
+            get_json(&app, &a.exec.token, &path, 404).await;
+        }
+        let r = app
+            .send_json(
+                Method::PUT,
+                &a.exec.token,
+                &format!("/api/v1/integrations/{a_integration}/owners/{b_owner}"),
+                json!({"mapping": "nobody"}),
+            )
+            .await;
+        assert_eq!(r.status(), 404);
         // The objects still exist for their owners: the 404s were not a broken route.
         assert_eq!(
             app.get(&b.exec.token, &format!("/api/v1/users/{}", b.r1.id))
@@ -204,6 +281,8 @@ async fn unauthenticated_requests_get_401_or_a_login_redirect() {
     for (method, template) in all_routes() {
         let path = template
             .replace("{id}", &uuid::Uuid::now_v7().to_string())
+            .replace("{owner_id}", &uuid::Uuid::now_v7().to_string())
+            .replace("{provider}", "hubspot")
             .replace("{token}", "bogus");
         let (status, body) = send(&app, &method, &path, None, None).await;
         if public_api.contains(&template.as_str()) {

@@ -4,9 +4,13 @@
 
 mod audit;
 pub(crate) mod auth;
+pub mod crm_views;
+mod integrations;
 pub(crate) mod invitations;
 mod me;
 pub(crate) mod notes;
+pub(crate) mod owners;
+mod records;
 mod sessions;
 mod teams;
 pub(crate) mod users;
@@ -38,6 +42,8 @@ use crate::AppState;
         (name = "sessions", description = "Your login sessions"),
         (name = "notes", description = "Coaching notes (sealed at rest)"),
         (name = "audit", description = "The organization's audit log"),
+        (name = "integrations", description = "Connected CRMs: connect, sync, disconnect, owner mapping"),
+        (name = "crm", description = "Deals, contacts, companies and activities synced from the CRM, by seat"),
     )
 )]
 struct ApiDoc;
@@ -79,7 +85,17 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(notes::about))
         .routes(routes!(sessions::index))
         .routes(routes!(sessions::revoke))
-        .routes(routes!(audit::index));
+        .routes(routes!(audit::index))
+        .routes(routes!(integrations::index, integrations::create))
+        .routes(routes!(integrations::show, integrations::remove))
+        .routes(routes!(integrations::sync))
+        .routes(routes!(owners::index))
+        .routes(routes!(owners::update))
+        .routes(routes!(records::deals))
+        .routes(routes!(records::deal))
+        .routes(routes!(records::contacts))
+        .routes(routes!(records::companies))
+        .routes(routes!(records::activities));
     let router = OpenApiRouter::with_openapi(ApiDoc::openapi()).nest("/api/v1", api);
     let doc = router.get_openapi().clone();
     router.route(

@@ -202,6 +202,23 @@ pub(crate) fn done_message(query: Option<&str>) -> Option<&'static str> {
         "team_created" => "The team has been created.",
         "session_revoked" => "The session has been revoked.",
         "note_saved" => "The note has been saved.",
+        "integration_connected" => {
+            "The CRM is connected. The first sync has started; this page shows its progress."
+        }
+        "integration_flagged" => {
+            "The CRM is connected, but it granted more than read access. Review the scopes below."
+        }
+        "sync_requested" => "A sync has been requested. It starts within a minute.",
+        "full_sync_requested" => {
+            "A full re-sync has been requested. It reads everything from the CRM again."
+        }
+        "integration_disconnected" => {
+            "The CRM has been disconnected. The data synced so far is kept, read-only."
+        }
+        "integration_deleted" => {
+            "The CRM has been disconnected and the data synced from it deleted."
+        }
+        "owner_mapped" => "The CRM owner's mapping has been saved.",
         "password_changed" => {
             "Your password has been changed. Every other session has been signed out."
         }

@@ -1,5 +1,8 @@
-//! The signed-in overview: the dashboard, the team list, a team and a person. Until a
-//! CRM is connected their data panels are labelled placeholders.
+//! The signed-in overview: the dashboard, the team list, a team and a person. A person's
+//! page shows their open pipeline by stage, recent activities and stale deals from the
+//! CRM; a team's page each member's open pipeline and stale deals ([`super::crm_panels`]).
+//! The dashboard and settings warn admins and executives when an integration needs
+//! attention.
 //!
 //! Everything shown comes from the viewer's [`store::Scope`], so a page never lists a
 //! person or team the seat may not see; a linked manager or team the viewer may not see
@@ -15,6 +18,8 @@ use store::{PageRequest, Scope, StoreError, Team, User};
 use super::common::{
     Chrome, PageForm, PageResult, PathId, all_teams, all_users, done_message, optional, see_other,
 };
+use super::crm_panels::{MemberPipeline, RepPanels, member_pipeline, rep_panels};
+use super::integrations::Attention;
 use crate::extract::PageViewer;
 use crate::{ApiError, AppState};
 
@@ -73,6 +78,7 @@ impl PersonRow {
 struct DashboardPage {
     chrome: Chrome,
     notice: Option<&'static str>,
+    attention: Vec<Attention>,
     name: String,
     seat: &'static str,
     is_admin: bool,
@@ -102,6 +108,7 @@ pub(super) async fn index(
     Ok(DashboardPage {
         chrome: Chrome::new(&state, scope, "dashboard"),
         notice: done_message(query.as_deref()),
+        attention: Attention::load(&state, scope).await?,
         name: scope.name().to_owned(),
         seat: scope.seat().label(),
         is_admin: scope.is_admin(),
@@ -170,6 +177,9 @@ struct TeamPage {
     manager_hidden: bool,
     parent: Option<Link>,
     members: Vec<PersonRow>,
+    /// Each member's open pipeline and stale deals, in `members` order.
+    pipelines: Vec<MemberPipeline>,
+    stale_days: i64,
 }
 
 pub(super) async fn team(
@@ -181,6 +191,10 @@ pub(super) async fn team(
     let team = state.store.get_team(scope, id).await?;
     let members = state.store.team_members(scope, id).await?;
     let (manager, manager_hidden) = linked_user(&state, scope, team.manager_id).await?;
+    let mut pipelines = Vec::with_capacity(members.len());
+    for member in &members {
+        pipelines.push(member_pipeline(&state, scope, member.id).await?);
+    }
     let parent = match team.parent_team_id {
         Some(p) => optional(state.store.get_team(scope, p).await)?.map(|t| Link::team(&t)),
         None => None,
@@ -192,6 +206,8 @@ pub(super) async fn team(
         manager_hidden,
         parent,
         members: members.iter().map(|u| PersonRow::new(u, scope)).collect(),
+        pipelines,
+        stale_days: super::crm_panels::STALE_DAYS,
     }
     .into_response())
 }
@@ -210,6 +226,7 @@ struct RepPage {
     team: Option<Link>,
     manager: Option<Link>,
     manager_hidden: bool,
+    crm: RepPanels,
 }
 
 /// A coaching note as the rep page lists it.
@@ -264,6 +281,7 @@ pub(super) async fn rep(
             .filter(|m| *m != person.id)
     });
     let (manager, manager_hidden) = linked_user(&state, scope, manager_id).await?;
+    let crm = rep_panels(&state, scope, person.id).await?;
     Ok(RepPage {
         chrome: Chrome::new(&state, scope, "dashboard"),
         notice: done_message(query.as_deref()),
@@ -276,6 +294,7 @@ pub(super) async fn rep(
         team: team.as_ref().map(Link::team),
         manager,
         manager_hidden,
+        crm,
     }
     .into_response())
 }

@@ -142,6 +142,17 @@ pub fn error_page(e: ApiError) -> Response {
                 )
             },
         ),
+        ApiError::BadGateway(why) => (
+            StatusCode::BAD_GATEWAY,
+            ErrorPage {
+                items: vec![sentence_case(why)],
+                ..ErrorPage::new(
+                    "Provider unavailable",
+                    "The CRM did not answer as expected",
+                    "Nothing was changed. Try again in a few minutes.",
+                )
+            },
+        ),
         ApiError::Internal => (
             StatusCode::INTERNAL_SERVER_ERROR,
             ErrorPage::new(
@@ -152,6 +163,17 @@ pub fn error_page(e: ApiError) -> Response {
         ),
     };
     (status, page).into_response()
+}
+
+/// A readable page with a fixed heading and explanation (text is always ours, never
+/// taken from the request).
+pub(crate) fn message_page(
+    status: StatusCode,
+    title: &'static str,
+    heading: &'static str,
+    detail: &'static str,
+) -> Response {
+    (status, ErrorPage::new(title, heading, detail)).into_response()
 }
 
 /// "Too many attempts, try again in N minutes."
@@ -167,6 +189,7 @@ pub(crate) fn conflict_text(code: &str) -> &'static str {
         "email_taken" => "That email address already has an account.",
         "last_admin" => "An organization needs at least one admin.",
         "cannot_remove_self" => "You cannot remove yourself.",
+        "integration_disconnected" => "That integration is disconnected. Connect it again to sync.",
         _ => "That conflicts with the current state. Reload the page and try again.",
     }
 }

@@ -13,8 +13,10 @@
 
 mod auth;
 mod common;
+mod crm_panels;
 mod dashboard;
 mod errors;
+mod integrations;
 mod security;
 mod settings;
 #[cfg(test)]
@@ -69,6 +71,13 @@ page_routes! {
     GET "/settings/security" => security::index;
     POST "/settings/security/sessions/{id}/revoke" => security::revoke_session;
     POST "/settings/security/password" => security::change_password;
+    GET "/settings/integrations" => integrations::index;
+    POST "/settings/integrations" => integrations::connect_token;
+    POST "/settings/integrations/{id}/sync" => integrations::sync;
+    POST "/settings/integrations/{id}/disconnect" => integrations::disconnect;
+    POST "/settings/integrations/{id}/owners" => integrations::map_owner;
+    GET "/integrations/{provider}/connect" => integrations::oauth::connect;
+    GET "/integrations/{provider}/callback" => integrations::oauth::callback;
 }
 
 /// The stylesheet.

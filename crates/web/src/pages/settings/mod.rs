@@ -1,5 +1,7 @@
 //! Organization settings: members (admins change seat, team and admin rights, or
-//! remove someone), teams (admins create them) and invitations (admins and managers).
+//! remove someone), teams (admins create them) and invitations (admins and managers),
+//! with a link to the integrations (admins and executives) and a warning when one
+//! needs attention.
 //!
 //! Successful changes redirect back with a fixed `?done=` message. A created
 //! invitation is the exception: its accept link is shown on the page the POST
@@ -26,6 +28,7 @@ use super::common::{
     Choice, Chrome, FormErrors, PageResult, all_teams, all_users, done_message, when,
 };
 use crate::extract::PageViewer;
+use crate::pages::integrations::Attention;
 use crate::{ApiError, AppState};
 
 struct MemberRow {
@@ -111,6 +114,8 @@ impl Outcome {
 #[template(path = "settings.html")]
 struct SettingsPage {
     chrome: Chrome,
+    attention: Vec<Attention>,
+    sees_integrations: bool,
     org_name: String,
     is_admin: bool,
     can_invite: bool,
@@ -161,6 +166,8 @@ pub(crate) async fn render(
     let can_invite = scope.is_admin() || scope.seat() == Seat::Manager;
     let page = SettingsPage {
         chrome: Chrome::new(state, scope, "settings"),
+        attention: Attention::load(state, scope).await?,
+        sees_integrations: scope.is_admin() || scope.seat() == Seat::Executive,
         org_name: org.name,
         is_admin: scope.is_admin(),
         can_invite,

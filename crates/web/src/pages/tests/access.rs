@@ -9,7 +9,13 @@ async fn hostile_names_are_escaped_everywhere() {
     let h = Harness::new().await;
     let evil = "<script>alert(1)</script>\"><img src=x onerror=alert(2)>";
     let mut browser = h.signup(evil, evil, "eve@acme.test").await;
-    for page in ["/", "/teams", "/settings", "/settings/security"] {
+    for page in [
+        "/",
+        "/teams",
+        "/settings",
+        "/settings/security",
+        "/settings/integrations",
+    ] {
         let reply = h.get(&mut browser, page).await;
         assert_eq!(reply.status, StatusCode::OK, "{page}");
         assert!(!reply.body.contains("<script"), "{page} has a raw script");

@@ -136,7 +136,7 @@ async fn admins_build_teams_invite_people_and_manage_members() {
         assert_eq!(reply.status, StatusCode::FORBIDDEN);
     }
     let team_page = h.get(&mut admin, &format!("/teams/{east}")).await;
-    assert!(team_page.body.contains("Bob") && team_page.body.contains("Pipeline"));
+    assert!(team_page.body.contains("Bob") && team_page.body.contains("Open pipeline"));
     let rep_page = h.get(&mut admin, &format!("/reps/{bob_id}")).await;
     assert!(rep_page.body.contains("East") && rep_page.body.contains("Coaching notes"));
 

@@ -204,8 +204,8 @@ fn page_routes_are_unique_and_name_their_parameters() {
         assert!(seen.insert((method, path)), "duplicate {method} {path}");
         for segment in path.split('/').filter(|s| s.starts_with('{')) {
             assert!(
-                matches!(segment, "{id}" | "{token}"),
-                "{method} {path}: parameters are named {{id}} or {{token}}"
+                matches!(segment, "{id}" | "{token}" | "{provider}"),
+                "{method} {path}: parameters are named {{id}}, {{token}} or {{provider}}"
             );
         }
     }
