@@ -25,6 +25,10 @@ pub struct WorldSpec {
     pub activities: u64,
     /// A string put into every activity body (tests look for it in the database).
     pub body_marker: Option<String>,
+    /// Spread the untouched records' creation and modification times evenly over this
+    /// many days up to now (the demo's recent-looking history). `None`: one second
+    /// apart, starting 400 days ago (long before any sync).
+    pub history_days: Option<u32>,
 }
 
 impl WorldSpec {
@@ -50,6 +54,7 @@ impl WorldSpec {
             deals,
             activities,
             body_marker: None,
+            history_days: None,
         }
     }
 
@@ -163,8 +168,12 @@ struct Changes {
 #[derive(Debug)]
 pub struct World {
     spec: WorldSpec,
-    /// Untouched record `i` was last modified at `base_ms + i * 1000`.
+    /// Untouched record `i` of a kind was last modified at `base_ms + i * step_ms(kind)`.
     base_ms: i64,
+    /// Per kind (indexed by `ObjectKind as usize`), the time between untouched records.
+    steps_ms: [i64; 6],
+    /// Days since 1970 of the world's "today" (close dates are spread around it).
+    today: i64,
     changes: Mutex<Changes>,
 }
 
@@ -174,14 +183,39 @@ fn now_ms() -> i64 {
 
 impl World {
     pub fn new(spec: WorldSpec) -> Self {
-        // Untouched records predate everything: the biggest kind spans at most ~12
-        // days at one second apart per million records; start 400 days back.
-        let base_ms = now_ms() - 400 * 86_400_000;
+        let now = now_ms();
+        let (base_ms, steps_ms) = match spec.history_days {
+            // Each kind spread evenly over the history, its last record an hour ago.
+            Some(days) => {
+                let span = i64::from(days.max(1)) * 86_400_000 - 3_600_000;
+                let counts = [
+                    spec.owners.len() as u64,
+                    spec.pipelines as u64,
+                    spec.companies,
+                    spec.contacts,
+                    spec.deals,
+                    spec.activities,
+                ];
+                (
+                    now - i64::from(days.max(1)) * 86_400_000,
+                    counts.map(|n| (span / n.max(1) as i64).max(1)),
+                )
+            }
+            // Untouched records predate everything: the biggest kind spans at most
+            // ~12 days at one second apart per million records; start 400 days back.
+            None => (now - 400 * 86_400_000, [1000; 6]),
+        };
         Self {
             spec,
             base_ms,
+            steps_ms,
+            today: now / 86_400_000,
             changes: Mutex::new(Changes::default()),
         }
+    }
+
+    fn step_ms(&self, kind: ObjectKind) -> i64 {
+        self.steps_ms[kind as usize]
     }
 
     pub fn spec(&self) -> &WorldSpec {
@@ -229,7 +263,7 @@ impl World {
             .born
             .get(&(kind, idx))
             .copied()
-            .unwrap_or(self.base_ms + idx as i64 * 1000);
+            .unwrap_or(self.base_ms + idx as i64 * self.step_ms(kind));
         match changes.modified.get(&(kind, idx)) {
             Some((version, updated_ms)) => Meta {
                 idx,
@@ -277,10 +311,11 @@ impl World {
             .map_or((since_ms, 0), |(ms, idx)| (ms, idx + 1))
             .max((since_ms, 0));
         // Untouched records, in time (= index) order.
-        let first = ((start.0 - self.base_ms).max(0) as u64).div_ceil(1000);
+        let step = self.step_ms(kind);
+        let first = ((start.0 - self.base_ms).max(0) as u64).div_ceil(step as u64);
         let mut i = first;
         while i < count && out.len() < limit {
-            let ms = self.base_ms + i as i64 * 1000;
+            let ms = self.base_ms + i as i64 * step;
             if (ms, i) >= start
                 && !changes.modified.contains_key(&(kind, i))
                 && !changes.deleted.contains_key(&(kind, i))
@@ -486,7 +521,8 @@ impl World {
                 .into_iter()
                 .collect()
         };
-        let close_day = 20_000 + (h >> 20) % 500;
+        // Close dates from a month ago to four months ahead of the world's today.
+        let close_day = self.today - 30 + ((h >> 20) % 150) as i64;
         let closed = STAGES[stage].2;
         Some(DealSeed {
             name: format!(
@@ -500,7 +536,7 @@ impl World {
             currency: pick(&["USD", "USD", "USD", "EUR", "GBP"], h >> 44),
             pipeline: ((h >> 4) % pipelines) as usize,
             stage,
-            close_date: civil_date(close_day as i64),
+            close_date: civil_date(close_day),
             owner: (h >> 32) % self.owners(),
             company,
             contacts,
@@ -750,6 +786,41 @@ mod tests {
         let (modified, deleted) = w.churn(0.01, 0.002, 7);
         assert!((20..=60).contains(&modified), "{modified}");
         assert!((2..=20).contains(&deleted), "{deleted}");
+    }
+
+    #[test]
+    fn a_recent_history_spreads_each_kind_up_to_now() {
+        let mut spec = WorldSpec::sized(10, 20, 30, 400);
+        spec.history_days = Some(60);
+        let w = World::new(spec);
+        let now = now_ms();
+        let first = w.meta(ObjectKind::Activity, 0).updated_ms;
+        let last = w.meta(ObjectKind::Activity, 399).updated_ms;
+        assert!(
+            (now - first - 60 * 86_400_000).abs() < 60_000,
+            "{}",
+            now - first
+        );
+        assert!(
+            now - last > 3_000_000 && now - last < 3 * 86_400_000,
+            "{}",
+            now - last
+        );
+        // "Changed since" still sees untouched records in time order.
+        let mid = w.meta(ObjectKind::Activity, 200).updated_ms;
+        let changed = w.changed_since(ObjectKind::Activity, mid, None, 1000);
+        assert_eq!(changed.first().map(|c| c.1), Some(200));
+        assert_eq!(changed.len(), 200);
+        // Deals close around today.
+        let today = now / 86_400_000;
+        for i in 0..30 {
+            let d = w.deal(i).expect("deal");
+            assert!(
+                d.close_date >= civil_date(today - 30) && d.close_date <= civil_date(today + 120),
+                "{}",
+                d.close_date
+            );
+        }
     }
 
     #[test]

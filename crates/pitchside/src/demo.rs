@@ -589,17 +589,46 @@ pub async fn run(config: &Config, args: DemoArgs) -> Result<(), Error> {
         .clone()
         .unwrap_or_else(|| format!("http://{}", reachable(addr)));
     let web_config = config.web_config(&public_url, CookieMode::InsecureLocalDemo);
+
+    // The demo's HubSpot: an embedded mock, synced through the real path before serving.
+    let mut crm_config = config.crm.clone();
+    let owners = logins
+        .people
+        .iter()
+        .filter(|p| p.seat != Seat::Executive)
+        .map(|p| (p.name.clone(), p.email.clone()))
+        .collect();
+    let demo_crm = crate::demo_crm::start(&mut crm_config, owners).await?;
+    let synced = if data == Data::Foreign {
+        None
+    } else {
+        crate::demo_crm::connect(&store, &email(&logins.executive.email)?, &demo_crm.mock).await?;
+        let engine = sync::Engine::new(store.clone(), crm_config.sync_config(&public_url));
+        let reports = engine
+            .run_until_idle()
+            .await
+            .context("failed to sync the demo CRM")?;
+        Some(reports.iter().map(|r| r.stats.total().read).sum::<u64>())
+    };
     tracing::info!(%addr, %public_url, "pitchside demo is serving");
     {
         let mut out = std::io::stdout().lock();
         let _ = out.write_all(banner(&public_url, &logins, data, &database).as_bytes());
+        if let Some(n) = synced {
+            let _ = writeln!(
+                out,
+                "CRM: HubSpot (an embedded mock whose owners are the demo team), {n} records synced \
+                 through the real connector; a little of it changes every 3 minutes.\n"
+            );
+        }
         let _ = out.flush();
     }
-    let crm = config.crm.web_settings(&public_url);
+    let crm = crm_config.web_settings(&public_url);
     let state = AppState::with_crm(store.clone(), hasher, keys, web_config, crm);
-    let workers = crate::workers::SyncWorkers::start(store.clone(), &config.crm, &public_url);
+    let workers = crate::workers::SyncWorkers::start(store.clone(), &crm_config, &public_url);
     let served = server::serve_until_shutdown(listener, state).await;
     workers.stop().await;
+    drop(demo_crm);
     served?;
     store.close().await;
     Ok(())

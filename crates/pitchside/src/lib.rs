@@ -12,6 +12,7 @@ pub mod admin;
 pub mod cli;
 pub mod config;
 pub mod demo;
+mod demo_crm;
 mod error;
 pub mod gsm;
 pub mod keysource;

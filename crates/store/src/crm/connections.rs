@@ -457,6 +457,39 @@ impl Store {
         Ok(())
     }
 
+    /// Point a connection at another API base URL (admins only). Not reachable over
+    /// HTTP — letting a browser choose where Pitchside sends tokens would be a
+    /// server-side request forgery; `pitchside demo` uses it to follow its embedded mock
+    /// CRM to the port it got on this start.
+    pub async fn repoint_connection(
+        &self,
+        scope: &Scope,
+        id: &str,
+        api_base: &str,
+    ) -> Result<(), StoreError> {
+        self.get_connection(scope, id).await?;
+        must_admin(scope)?;
+        let org = scope.org();
+        let mut tx = self.org_tx(&org).await?;
+        sqlx::query("UPDATE crm_connections SET api_base = $3, updated_at = $4 WHERE org_id = $1 AND id = $2")
+            .bind(org.clone())
+            .bind(id.to_owned())
+            .bind(api_base.to_owned())
+            .bind(self.clock.now())
+            .execute(&mut *tx)
+            .await?;
+        self.audit(
+            &mut tx,
+            scope,
+            Event::by(scope, "integration.repointed")
+                .target("integration", id)
+                .detail(json!({ "api_base": api_base })),
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
     /// Ask for a sync now (admins only); `full` re-reads everything from the CRM.
     pub async fn request_sync(
         &self,
