@@ -31,6 +31,7 @@ mod notes;
 mod page;
 mod rotation;
 mod scope;
+mod session;
 mod teams;
 mod users;
 
