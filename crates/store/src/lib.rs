@@ -23,6 +23,7 @@ macro_rules! user_visible {
 mod audit;
 mod auth;
 mod clock;
+mod directory;
 mod error;
 mod invitations;
 mod limits;
@@ -47,6 +48,7 @@ pub use audit::{
 };
 pub use auth::{LoginCandidate, NewSignup, SessionGrant};
 pub use clock::Clock;
+pub use directory::{MAX_CACHED_ORGS, MAX_CACHED_USERS, MAX_DIRECTORY_USERS, Member};
 pub use error::StoreError;
 pub use invitations::{AcceptInvitation, NewInvitation};
 pub use models::{Invitation, Org, SessionInfo, Team, User};
@@ -125,6 +127,8 @@ pub struct Store {
     dialect: Dialect,
     url: String,
     clock: Clock,
+    /// Membership directories cached per organization, shared by every clone.
+    directories: std::sync::Arc<directory::DirectoryCache>,
 }
 
 impl std::fmt::Debug for Store {
@@ -194,6 +198,7 @@ impl Store {
             dialect,
             url,
             clock,
+            directories: Default::default(),
         })
     }
 

@@ -6,6 +6,7 @@ mod audit;
 mod auth;
 mod bad_input;
 mod csrf;
+mod directory;
 mod invitations;
 mod notes;
 mod platform;
