@@ -25,6 +25,7 @@ mod auth;
 mod clock;
 mod directory;
 mod error;
+mod fastread;
 mod invitations;
 mod limits;
 mod models;
@@ -129,6 +130,8 @@ pub struct Store {
     clock: Clock,
     /// Membership directories cached per organization, shared by every clone.
     directories: std::sync::Arc<directory::DirectoryCache>,
+    /// SQLite only: direct reads for the session check (see `fastread.rs`).
+    fast: Option<std::sync::Arc<fastread::FastReads>>,
 }
 
 impl std::fmt::Debug for Store {
@@ -192,6 +195,10 @@ impl Store {
             // Lazy: on PostgreSQL the application role only exists once migrations
             // have run, and `migrate` uses its own connection as the owner.
             .connect_lazy_with(connect);
+        let fast = match dialect {
+            Dialect::Sqlite => fastread::FastReads::for_url(&url).map(std::sync::Arc::new),
+            Dialect::Postgres => None,
+        };
         Ok(Self {
             pool,
             keys: Default::default(),
@@ -199,6 +206,7 @@ impl Store {
             url,
             clock,
             directories: Default::default(),
+            fast,
         })
     }
 

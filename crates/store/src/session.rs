@@ -2,14 +2,16 @@
 //! session row from the database (revocation takes effect on the very next request on
 //! every instance), so it is kept to one round trip: on PostgreSQL a call of the
 //! `session_check` function (migration 0005), which sets `app.org_id` for its own
-//! implicit transaction and reads under row-level security; on SQLite one query. The
-//! same row carries the organization's directory version (see [`crate::directory`]).
+//! implicit transaction and reads under row-level security; on SQLite one query, run
+//! inline through the direct read path (`fastread.rs`) and through sqlx when that
+//! cannot answer. The same row carries the organization's directory version (see
+//! `directory.rs`).
 
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
 use crate::auth::SESSION_IDLE_SECS;
-use crate::models::{parse, parse_opt};
+use crate::fastread::{Fallback, SessionRow};
 use crate::{Dialect, Origin, Scope, Store, StoreError, checked_org};
 
 /// The SQLite form of PostgreSQL's `session_check` function: the same columns.
@@ -39,28 +41,23 @@ impl Store {
     ) -> Result<Scope, StoreError> {
         checked_org(org_id)?;
         let now = self.clock.now();
-        let sql = match self.dialect {
-            Dialect::Sqlite => SQLITE_SESSION_CHECK,
-            Dialect::Postgres => POSTGRES_SESSION_CHECK,
+        let binds = (org_id, session_id, user_id, now, now - SESSION_IDLE_SECS);
+        let row = match (self.dialect, &self.fast) {
+            (Dialect::Sqlite, Some(fast)) => match fast.session_row(SQLITE_SESSION_CHECK, binds) {
+                Ok(row) => row,
+                Err(Fallback) => self.session_row(binds).await?,
+            },
+            _ => self.session_row(binds).await?,
         };
-        let row = sqlx::query(sql)
-            .bind(org_id.to_owned())
-            .bind(session_id.to_owned())
-            .bind(user_id.to_owned())
-            .bind(now)
-            .bind(now - SESSION_IDLE_SECS)
-            .fetch_optional(&self.pool)
-            .await?
-            .ok_or(StoreError::Unauthenticated)?;
-        if let Some(jti) = refresh_jti {
-            let current: String = row.try_get("refresh_jti")?;
-            if current != jti {
-                return Err(StoreError::Unauthenticated);
-            }
+        let row = row.ok_or(StoreError::Unauthenticated)?;
+        if let Some(jti) = refresh_jti
+            && row.refresh_jti != jti
+        {
+            return Err(StoreError::Unauthenticated);
         }
-        let scope = scope_from_row(&row)?;
+        let last_seen = row.last_seen_at;
+        let scope = scope_from_row(row)?;
         // Keep idle tracking cheap: write at most once a minute per session.
-        let last_seen: i64 = row.try_get("last_seen_at")?;
         if now - last_seen > 60 {
             let mut tx = self.org_tx(org_id).await?;
             sqlx::query("UPDATE sessions SET last_seen_at = $3 WHERE org_id = $1 AND id = $2")
@@ -75,18 +72,70 @@ impl Store {
     }
 }
 
-fn scope_from_row(row: &AnyRow) -> Result<Scope, StoreError> {
-    let is_admin: i64 = row.try_get("is_admin")?;
-    Ok(Scope {
-        org_id: parse(row, "org_id")?,
-        user_id: parse(row, "id")?,
-        session_id: parse(row, "session_id")?,
-        seat: parse(row, "seat")?,
-        is_admin: is_admin != 0,
-        team_id: parse_opt(row, "team_id")?,
+impl Store {
+    /// The session check through sqlx.
+    async fn session_row(
+        &self,
+        (org, session, user, now, idle_after): (&str, &str, &str, i64, i64),
+    ) -> Result<Option<SessionRow>, StoreError> {
+        let sql = match self.dialect {
+            Dialect::Sqlite => SQLITE_SESSION_CHECK,
+            Dialect::Postgres => POSTGRES_SESSION_CHECK,
+        };
+        let row = sqlx::query(sql)
+            .bind(org.to_owned())
+            .bind(session.to_owned())
+            .bind(user.to_owned())
+            .bind(now)
+            .bind(idle_after)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.map(|r| from_any_row(&r)).transpose()
+    }
+
+    /// Direct SQLite reads answered and handed back to sqlx, `None` on PostgreSQL (for
+    /// tests).
+    #[doc(hidden)]
+    pub fn direct_read_stats(&self) -> Option<(u64, u64)> {
+        self.fast.as_ref().map(|f| f.stats())
+    }
+}
+
+fn from_any_row(row: &AnyRow) -> Result<SessionRow, StoreError> {
+    Ok(SessionRow {
+        id: row.try_get("id")?,
+        org_id: row.try_get("org_id")?,
         name: row.try_get("name")?,
         email: row.try_get("email")?,
+        seat: row.try_get("seat")?,
+        team_id: row.try_get("team_id")?,
+        is_admin: row.try_get("is_admin")?,
+        session_id: row.try_get("session_id")?,
+        refresh_jti: row.try_get("refresh_jti")?,
+        last_seen_at: row.try_get("last_seen_at")?,
         directory_version: row.try_get("directory_version")?,
+    })
+}
+
+fn scope_from_row(row: SessionRow) -> Result<Scope, StoreError> {
+    fn id<T: std::str::FromStr>(col: &str, raw: &str) -> Result<T, StoreError> {
+        raw.parse()
+            .map_err(|_| StoreError::Corrupt(format!("column {col} holds {raw:?}")))
+    }
+    Ok(Scope {
+        org_id: id("org_id", &row.org_id)?,
+        user_id: id("id", &row.id)?,
+        session_id: id("session_id", &row.session_id)?,
+        seat: id("seat", &row.seat)?,
+        is_admin: row.is_admin != 0,
+        team_id: row
+            .team_id
+            .as_deref()
+            .map(|t| id("team_id", t))
+            .transpose()?,
+        name: row.name,
+        email: row.email,
+        directory_version: row.directory_version,
         origin: Origin::default(),
     })
 }

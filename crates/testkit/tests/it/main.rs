@@ -11,6 +11,7 @@ mod invitations;
 mod notes;
 mod platform;
 mod rls;
+mod session_reads;
 mod tenancy;
 mod transport;
 mod visibility;
