@@ -10,12 +10,16 @@
 //! ([`crate::user_visible`], `TEAM_VISIBLE` in `scope.rs`, and `domain::managed_teams`
 //! for nested teams); see `docs/decisions/0007-directory-cache.md`.
 
+mod cache;
+
 use std::collections::{HashMap, HashSet};
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, OnceLock, RwLock};
+use std::sync::{Arc, OnceLock};
 
 use domain::{OrgId, Seat, TeamEdge, TeamId, UserId};
 use sqlx::Row;
+
+use cache::Cached;
+pub(crate) use cache::DirectoryCache;
 
 use crate::{Dialect, Page, PageRequest, Scope, Store, StoreError, Team, User};
 
@@ -120,6 +124,11 @@ impl Directory {
             teams,
             team_sizes,
         }
+    }
+
+    /// How many active members it holds.
+    pub(crate) fn len(&self) -> usize {
+        self.members.len()
     }
 
     /// The users `scope` sees after the page's cursor, in id order, one page.
@@ -254,86 +263,6 @@ impl<'a> Sight<'a> {
             }
         }
         counts
-    }
-}
-
-/// One cached organization: its directory (`None` when it is too large to cache) at a
-/// version.
-struct Slot {
-    version: i64,
-    directory: Option<Arc<Directory>>,
-    last_used: AtomicU64,
-}
-
-/// The per-instance cache of directories, bounded by [`MAX_CACHED_ORGS`] and
-/// [`MAX_CACHED_USERS`].
-#[derive(Default)]
-pub(crate) struct DirectoryCache {
-    slots: RwLock<HashMap<OrgId, Slot>>,
-    clock: AtomicU64,
-}
-
-/// What a look-up found.
-enum Cached {
-    Hit(Option<Arc<Directory>>),
-    Miss,
-}
-
-impl DirectoryCache {
-    fn get(&self, org: OrgId, version: i64) -> Cached {
-        let slots = match self.slots.read() {
-            Ok(s) => s,
-            Err(poisoned) => poisoned.into_inner(),
-        };
-        match slots.get(&org) {
-            Some(slot) if slot.version == version => {
-                let now = self.clock.fetch_add(1, Ordering::Relaxed);
-                slot.last_used.store(now, Ordering::Relaxed);
-                Cached::Hit(slot.directory.clone())
-            }
-            _ => Cached::Miss,
-        }
-    }
-
-    /// Keep `directory` (the newest load replaces whatever was there), then evict the
-    /// least recently used organizations beyond the bounds.
-    fn put(&self, org: OrgId, version: i64, directory: Option<Arc<Directory>>) {
-        let mut slots = match self.slots.write() {
-            Ok(s) => s,
-            Err(poisoned) => poisoned.into_inner(),
-        };
-        let now = self.clock.fetch_add(1, Ordering::Relaxed);
-        slots.insert(
-            org,
-            Slot {
-                version,
-                directory,
-                last_used: AtomicU64::new(now),
-            },
-        );
-        let size = |s: &Slot| s.directory.as_ref().map_or(0, |d| d.members.len());
-        let mut users: usize = slots.values().map(size).sum();
-        while slots.len() > MAX_CACHED_ORGS || users > MAX_CACHED_USERS {
-            let Some(oldest) = slots
-                .iter()
-                .filter(|(id, _)| **id != org)
-                .min_by_key(|(_, s)| s.last_used.load(Ordering::Relaxed))
-                .map(|(id, _)| *id)
-            else {
-                break;
-            };
-            if let Some(gone) = slots.remove(&oldest) {
-                users -= size(&gone);
-            }
-        }
-    }
-
-    /// How many organizations are cached (for tests).
-    fn len(&self) -> usize {
-        match self.slots.read() {
-            Ok(s) => s.len(),
-            Err(poisoned) => poisoned.into_inner().len(),
-        }
     }
 }
 
