@@ -5,7 +5,7 @@
 //! implicit transaction and reads under row-level security; on SQLite one query, run
 //! inline through the direct read path (`fastread.rs`) and through sqlx when that
 //! cannot answer. The same row carries the organization's directory version (see
-//! `directory.rs`).
+//! `directory/mod.rs`).
 
 use sqlx::Row;
 use sqlx::any::AnyRow;

@@ -37,7 +37,7 @@ impl Store {
 
     /// The users this viewer sees, oldest first, one page, as shared directory entries
     /// (no copy; each carries a memo for its rendering). Served from the cached
-    /// directory of the organization (see `directory.rs`), or by SQL when it is too large
+    /// directory of the organization (see `directory/mod.rs`), or by SQL when it is too large
     /// to cache.
     pub async fn list_members(
         &self,
