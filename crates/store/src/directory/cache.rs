@@ -18,12 +18,26 @@ struct Slot {
     last_used: AtomicU64,
 }
 
+/// Loads of one organization's directory take one of these (by organization), so a
+/// burst of requests after a change loads it once, not once per request.
+const LOAD_STRIPES: usize = 16;
+
 /// The per-instance cache of directories, bounded by [`MAX_CACHED_ORGS`] and
 /// [`MAX_CACHED_USERS`].
-#[derive(Default)]
 pub(crate) struct DirectoryCache {
     slots: RwLock<HashMap<OrgId, Slot>>,
     clock: AtomicU64,
+    loads: [tokio::sync::Mutex<()>; LOAD_STRIPES],
+}
+
+impl Default for DirectoryCache {
+    fn default() -> Self {
+        Self {
+            slots: RwLock::default(),
+            clock: AtomicU64::default(),
+            loads: std::array::from_fn(|_| tokio::sync::Mutex::new(())),
+        }
+    }
 }
 
 /// What a look-up found.
@@ -33,6 +47,12 @@ pub(super) enum Cached {
 }
 
 impl DirectoryCache {
+    /// The lock a load of `org`'s directory holds.
+    pub(super) fn load_lock(&self, org: OrgId) -> &tokio::sync::Mutex<()> {
+        let stripe = usize::from(org.0.as_bytes()[15]) % LOAD_STRIPES;
+        &self.loads[stripe]
+    }
+
     pub(super) fn get(&self, org: OrgId, version: i64) -> Cached {
         let slots = match self.slots.read() {
             Ok(s) => s,

@@ -277,6 +277,11 @@ impl Store {
         if let Cached::Hit(found) = self.directories.get(scope.org_id, scope.directory_version) {
             return Ok(found);
         }
+        // One load at a time per organization: whoever waited finds it loaded.
+        let _loading = self.directories.load_lock(scope.org_id).lock().await;
+        if let Cached::Hit(found) = self.directories.get(scope.org_id, scope.directory_version) {
+            return Ok(found);
+        }
         let (version, directory) = self.load_directory(scope).await?;
         self.directories
             .put(scope.org_id, version, directory.clone());
