@@ -262,69 +262,6 @@ impl Store {
         Ok(grant)
     }
 
-    /// Turn verified token claims into a [`Scope`]: the session must exist, belong to
-    /// that user and org, be neither revoked nor expired nor idle too long, and the user
-    /// must not be disabled. `refresh_jti`, when given, must be the session's current
-    /// refresh generation. This runs on every authenticated request, so revocation
-    /// takes effect on the very next request on every instance.
-    pub async fn authenticate(
-        &self,
-        org_id: &str,
-        user_id: &str,
-        session_id: &str,
-        refresh_jti: Option<&str>,
-    ) -> Result<Scope, StoreError> {
-        let now = self.clock.now();
-        let mut tx = self.org_read(org_id).await?;
-        let row = sqlx::query(
-            "SELECT u.id, u.org_id, u.name, u.email, u.seat, u.team_id, u.is_admin, \
-                    s.id AS session_id, s.refresh_jti, s.last_seen_at \
-             FROM sessions s JOIN users u ON u.id = s.user_id AND u.org_id = s.org_id \
-             WHERE s.org_id = $1 AND s.id = $2 AND s.user_id = $3 AND s.revoked_at IS NULL \
-               AND s.expires_at > $4 AND s.last_seen_at > $5 AND u.disabled_at IS NULL",
-        )
-        .bind(org_id.to_owned())
-        .bind(session_id.to_owned())
-        .bind(user_id.to_owned())
-        .bind(now)
-        .bind(now - SESSION_IDLE_SECS)
-        .fetch_optional(&mut *tx)
-        .await?;
-        tx.commit().await?;
-        let row = row.ok_or(StoreError::Unauthenticated)?;
-        if let Some(jti) = refresh_jti {
-            let current: String = row.try_get("refresh_jti")?;
-            if current != jti {
-                return Err(StoreError::Unauthenticated);
-            }
-        }
-        let last_seen: i64 = row.try_get("last_seen_at")?;
-        let is_admin: i64 = row.try_get("is_admin")?;
-        let scope = Scope {
-            org_id: parse(&row, "org_id")?,
-            user_id: parse(&row, "id")?,
-            session_id: parse(&row, "session_id")?,
-            seat: parse(&row, "seat")?,
-            is_admin: is_admin != 0,
-            team_id: crate::models::parse_opt(&row, "team_id")?,
-            name: row.try_get("name")?,
-            email: row.try_get("email")?,
-            origin: Origin::default(),
-        };
-        // Keep idle tracking cheap: write at most once a minute per session.
-        if now - last_seen > 60 {
-            let mut tx = self.org_tx(org_id).await?;
-            sqlx::query("UPDATE sessions SET last_seen_at = $3 WHERE org_id = $1 AND id = $2")
-                .bind(org_id.to_owned())
-                .bind(session_id.to_owned())
-                .bind(now)
-                .execute(&mut *tx)
-                .await?;
-            tx.commit().await?;
-        }
-        Ok(scope)
-    }
-
     /// Rotate a session's refresh generation. Presenting a generation that was already
     /// rotated out is treated as token theft: the whole session is revoked (SESS-04).
     pub async fn rotate_refresh(

@@ -24,7 +24,9 @@ mod audit;
 mod auth;
 mod clock;
 pub mod crm;
+mod directory;
 mod error;
+mod fastread;
 mod invitations;
 mod jobs;
 mod limits;
@@ -33,6 +35,7 @@ mod notes;
 mod page;
 mod rotation;
 mod scope;
+mod session;
 mod teams;
 mod users;
 
@@ -48,6 +51,7 @@ pub use audit::{
 };
 pub use auth::{LoginCandidate, NewSignup, SessionGrant};
 pub use clock::Clock;
+pub use directory::{MAX_CACHED_ORGS, MAX_CACHED_USERS, MAX_DIRECTORY_USERS, Member};
 pub use error::StoreError;
 pub use invitations::{AcceptInvitation, NewInvitation};
 pub use jobs::{CRM_SYNC, JobLease};
@@ -127,6 +131,10 @@ pub struct Store {
     dialect: Dialect,
     url: String,
     clock: Clock,
+    /// Membership directories cached per organization, shared by every clone.
+    directories: std::sync::Arc<directory::DirectoryCache>,
+    /// SQLite only: direct reads for the session check (see `fastread.rs`).
+    fast: Option<std::sync::Arc<fastread::FastReads>>,
 }
 
 impl std::fmt::Debug for Store {
@@ -191,12 +199,18 @@ impl Store {
             // Lazy: on PostgreSQL the application role only exists once migrations
             // have run, and `migrate` uses its own connection as the owner.
             .connect_lazy_with(connect);
+        let fast = match dialect {
+            Dialect::Sqlite => fastread::FastReads::for_url(&url).map(std::sync::Arc::new),
+            Dialect::Postgres => None,
+        };
         Ok(Self {
             pool,
             keys: Default::default(),
             dialect,
             url,
             clock,
+            directories: Default::default(),
+            fast,
         })
     }
 

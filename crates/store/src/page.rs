@@ -40,7 +40,13 @@ pub struct Cursor(pub String);
 
 impl Cursor {
     pub fn encode(id: &str) -> String {
-        id.bytes().map(|b| format!("{b:02x}")).collect()
+        const HEX: &[u8; 16] = b"0123456789abcdef";
+        let mut out = String::with_capacity(id.len() * 2);
+        for b in id.bytes() {
+            out.push(char::from(HEX[usize::from(b >> 4)]));
+            out.push(char::from(HEX[usize::from(b & 0x0f)]));
+        }
+        out
     }
 
     pub fn decode(text: &str) -> Option<Self> {
@@ -74,5 +80,19 @@ impl<T> Page<T> {
             None
         };
         Self { items, next_cursor }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cursors_round_trip_as_lowercase_hex() {
+        let id = "0193a6b2-0000-7000-8000-0000000000aa";
+        let encoded = Cursor::encode(id);
+        let old: String = id.bytes().map(|b| format!("{b:02x}")).collect();
+        assert_eq!(encoded, old);
+        assert_eq!(Cursor::decode(&encoded), Some(Cursor(id.to_owned())));
     }
 }

@@ -15,6 +15,9 @@ pub struct Scope {
     pub(crate) team_id: Option<TeamId>,
     pub(crate) name: String,
     pub(crate) email: String,
+    /// The organization's membership directory version, read with the session (see
+    /// [`crate::directory`]).
+    pub(crate) directory_version: i64,
     /// Where the current request comes from, for the audit log.
     pub(crate) origin: crate::Origin,
 }
@@ -43,6 +46,10 @@ impl Scope {
     }
     pub fn email(&self) -> &str {
         &self.email
+    }
+    /// The organization's directory version as of this request's session check.
+    pub fn directory_version(&self) -> i64 {
+        self.directory_version
     }
 
     /// The same viewer, acting from `origin` (the web layer sets the request's address,

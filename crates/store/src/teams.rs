@@ -27,8 +27,22 @@ pub struct TeamPatch {
 }
 
 impl Store {
-    /// The teams this viewer sees, one page.
+    /// The teams this viewer sees, one page (from the cached directory when there is
+    /// one).
     pub async fn list_teams(
+        &self,
+        scope: &Scope,
+        page: &PageRequest,
+    ) -> Result<Page<Team>, StoreError> {
+        if let Some(directory) = self.directory(scope).await? {
+            return Ok(directory.teams_page(scope, page));
+        }
+        self.list_teams_sql(scope, page).await
+    }
+
+    /// [`Store::list_teams`] as SQL, without the directory.
+    #[doc(hidden)]
+    pub async fn list_teams_sql(
         &self,
         scope: &Scope,
         page: &PageRequest,
@@ -56,8 +70,17 @@ impl Store {
         Ok(Page::from_rows(teams, page.limit, |t| t.id.to_string()))
     }
 
-    /// One team, if visible.
+    /// One team, if visible (from the cached directory when there is one).
     pub async fn get_team(&self, scope: &Scope, id: TeamId) -> Result<Team, StoreError> {
+        if let Some(directory) = self.directory(scope).await? {
+            return directory.team(scope, id).ok_or(StoreError::NotFound);
+        }
+        self.get_team_sql(scope, id).await
+    }
+
+    /// [`Store::get_team`] as SQL, without the directory.
+    #[doc(hidden)]
+    pub async fn get_team_sql(&self, scope: &Scope, id: TeamId) -> Result<Team, StoreError> {
         let mut tx = self.org_read(&scope.org()).await?;
         let team = visible_team(&mut tx, scope, id).await?;
         tx.commit().await?;

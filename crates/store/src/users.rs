@@ -1,11 +1,13 @@
 //! Members of an organization, as a viewer may see and change them.
 
+use std::sync::Arc;
+
 use domain::{Seat, TeamId, UserId};
 
 use crate::audit::Event;
 use crate::auth::revoke_all;
 use crate::scope::{MANAGED_TEAMS_CTE, USER_VISIBLE};
-use crate::{Dialect, Page, PageRequest, Scope, Store, StoreError, User};
+use crate::{Dialect, Member, Page, PageRequest, Scope, Store, StoreError, User};
 use serde_json::json;
 
 /// Changes an admin may make to a member. `None` leaves a field as it is; for the
@@ -20,11 +22,47 @@ pub struct UserPatch {
 }
 
 impl Store {
-    /// The users this viewer sees, oldest first, one page. The page comes back as one
-    /// JSON-aggregated row rather than a row per user: each row costs a hand-off from
-    /// the driver (a channel message per row for SQLite's connection thread), which made
-    /// a 50-user page several times dearer than a 1-user page.
+    /// The users this viewer sees, oldest first, one page.
     pub async fn list_users(
+        &self,
+        scope: &Scope,
+        page: &PageRequest,
+    ) -> Result<Page<User>, StoreError> {
+        let members = self.list_members(scope, page).await?;
+        Ok(Page {
+            items: members.items.iter().map(|m| m.user().clone()).collect(),
+            next_cursor: members.next_cursor,
+        })
+    }
+
+    /// The users this viewer sees, oldest first, one page, as shared directory entries
+    /// (no copy; each carries a memo for its rendering). Served from the cached
+    /// directory of the organization (see `directory/mod.rs`), or by SQL when it is too large
+    /// to cache.
+    pub async fn list_members(
+        &self,
+        scope: &Scope,
+        page: &PageRequest,
+    ) -> Result<Page<Arc<Member>>, StoreError> {
+        if let Some(directory) = self.directory(scope).await? {
+            return Ok(directory.users_page(scope, page));
+        }
+        let users = self.list_users_sql(scope, page).await?;
+        Ok(Page {
+            items: users
+                .items
+                .into_iter()
+                .map(|u| Arc::new(Member::new(u)))
+                .collect(),
+            next_cursor: users.next_cursor,
+        })
+    }
+
+    /// [`Store::list_users`] as SQL, without the directory. The page comes back as one
+    /// JSON-aggregated row rather than a row per user: each row costs a hand-off from
+    /// the driver (a channel message per row for SQLite's connection thread).
+    #[doc(hidden)]
+    pub async fn list_users_sql(
         &self,
         scope: &Scope,
         page: &PageRequest,
@@ -59,6 +97,18 @@ impl Store {
 
     /// One user, if this viewer sees them; otherwise NotFound.
     pub async fn get_user(&self, scope: &Scope, id: UserId) -> Result<User, StoreError> {
+        if let Some(directory) = self.directory(scope).await? {
+            return directory
+                .user(scope, id)
+                .cloned()
+                .ok_or(StoreError::NotFound);
+        }
+        self.get_user_sql(scope, id).await
+    }
+
+    /// [`Store::get_user`] as SQL, without the directory.
+    #[doc(hidden)]
+    pub async fn get_user_sql(&self, scope: &Scope, id: UserId) -> Result<User, StoreError> {
         let mut tx = self.org_read(&scope.org()).await?;
         let user = visible_user(&mut tx, scope, id).await?;
         tx.commit().await?;

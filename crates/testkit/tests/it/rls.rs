@@ -88,10 +88,68 @@ async fn row_level_security_isolates_organizations_on_postgres() {
     .expect("role");
     assert!(!superuser && !bypass);
 
+    // A live session of org A (read as the superuser, which bypasses row-level security).
+    let (a_session, a_user): (String, String) = sqlx::query_as(
+        "SELECT id, user_id FROM sessions WHERE org_id = $1 AND revoked_at IS NULL LIMIT 1",
+    )
+    .bind(&a.org_id)
+    .fetch_one(&mut conn)
+    .await
+    .expect("a session of A");
+
     sqlx::query("SET ROLE pitchside_app")
         .execute(&mut conn)
         .await
         .expect("set role");
+
+    // The one-round-trip session check runs under row-level security as the app role:
+    // it finds A's session with A's context and nothing when asked as org B.
+    let check = "SELECT COUNT(*) FROM session_check($1, $2, $3, 0, 0)";
+    let found: i64 = sqlx::query_scalar(check)
+        .bind(&a.org_id)
+        .bind(&a_session)
+        .bind(&a_user)
+        .fetch_one(&mut conn)
+        .await
+        .expect("session_check as A");
+    assert_eq!(found, 1, "positive control");
+    let found: i64 = sqlx::query_scalar(check)
+        .bind(&b.org_id)
+        .bind(&a_session)
+        .bind(&a_user)
+        .fetch_one(&mut conn)
+        .await
+        .expect("session_check as B");
+    assert_eq!(found, 0, "a session of another organization is invisible");
+    let leaked: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM (SELECT * FROM session_check($1, $2, $3, 0, 0)) s WHERE s.org_id <> $1",
+    )
+    .bind(&b.org_id)
+    .bind(&a_session)
+    .bind(&a_user)
+    .fetch_one(&mut conn)
+    .await
+    .expect("session_check as B");
+    assert_eq!(leaked, 0);
+    // Inside a transaction working for B it refuses to switch the tenant to A.
+    let mut tx = conn.begin().await.expect("tx");
+    sqlx::query("SELECT set_config('app.org_id', $1, true)")
+        .bind(&b.org_id)
+        .execute(&mut *tx)
+        .await
+        .expect("ctx");
+    let switched = sqlx::query(check)
+        .bind(&a.org_id)
+        .bind(&a_session)
+        .bind(&a_user)
+        .fetch_all(&mut *tx)
+        .await;
+    assert!(
+        switched.is_err(),
+        "session_check cannot change a transaction's tenant"
+    );
+    tx.rollback().await.expect("rollback");
+
     // No tenant context: nothing is visible, and nothing can be written.
     for table in TENANT_TABLES {
         let n: i64 =

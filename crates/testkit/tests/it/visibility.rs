@@ -64,6 +64,8 @@ async fn each_seat_sees_exactly_its_people() {
                 assert_eq!(status, expect, "{} reading {}", viewer.email, person.email);
             }
         }
+        // Lists and reads went through the in-memory directory (docs/decisions/0007).
+        assert_eq!(app.store().cached_directories(), 1, "{backend:?}");
     }
 }
 
@@ -121,6 +123,7 @@ async fn team_visibility_follows_seats() {
             .await
             .expect("t3");
         assert_eq!(t3["member_count"], 1);
+        assert_eq!(app.store().cached_directories(), 1, "{backend:?}");
     }
 }
 

@@ -86,6 +86,23 @@ impl From<User> for UserView {
     }
 }
 
+impl From<&User> for UserView {
+    fn from(u: &User) -> Self {
+        Self {
+            id: u.id.to_string(),
+            name: u.name.clone(),
+            email: u.email.clone(),
+            seat: u.seat.as_str().into(),
+            organization_id: u.org_id.to_string(),
+            team_id: u.team_id.map(|t| t.to_string()),
+            manager_id: u.manager_id.map(|m| m.to_string()),
+            is_admin: u.is_admin,
+            created_at: iso(u.created_at),
+            updated_at: iso(u.updated_at),
+        }
+    }
+}
+
 /// A team.
 #[derive(Serialize, ToSchema)]
 pub struct TeamView {
