@@ -613,14 +613,17 @@ pub async fn run(config: &Config, args: DemoArgs) -> Result<(), Error> {
     tracing::info!(%addr, %public_url, "pitchside demo is serving");
     {
         let mut out = std::io::stdout().lock();
-        let _ = out.write_all(banner(&public_url, &logins, data, &database).as_bytes());
+        let mut text = banner(&public_url, &logins, data, &database);
         if let Some(n) = synced {
-            let _ = writeln!(
-                out,
-                "CRM: HubSpot (an embedded mock whose owners are the demo team), {n} records synced \
-                 through the real connector; a little of it changes every 3 minutes.\n"
+            let crm = format!(
+                "CRM: HubSpot (an embedded mock whose owners are the demo team), {n} records \
+                 synced through the real connector; a little of it changes every 3 minutes.\n\n"
             );
+            if let Some(at) = text.rfind("Press Ctrl+C") {
+                text.insert_str(at, &crm);
+            }
         }
+        let _ = out.write_all(text.as_bytes());
         let _ = out.flush();
     }
     let crm = crm_config.web_settings(&public_url);
