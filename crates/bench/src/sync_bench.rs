@@ -209,8 +209,9 @@ async fn start_server(env: &Env, bin: &PathBuf) -> Result<Child> {
     bail!("the server did not come up")
 }
 
-/// Sign up and connect HubSpot with the mock's private-app token; the integration id.
-async fn connect(client: &reqwest::Client) -> Result<(String, String)> {
+/// Sign up and connect HubSpot with the mock's private-app token: (access token,
+/// integration id, organization id).
+async fn connect(client: &reqwest::Client) -> Result<(String, String, String)> {
     let base = format!("http://127.0.0.1:{PORT}");
     let r = client
         .post(format!("{base}/api/v1/auth/signup"))
@@ -224,9 +225,11 @@ async fn connect(client: &reqwest::Client) -> Result<(String, String)> {
     if r.status() != 201 {
         bail!("signup: {} {}", r.status(), r.text().await?);
     }
-    let token = r.json::<Value>().await?["access_token"]
+    let body = r.json::<Value>().await?;
+    let token = body["access_token"].as_str().context("token")?.to_owned();
+    let org = body["organization"]["id"]
         .as_str()
-        .context("token")?
+        .context("organization id")?
         .to_owned();
     let r = client
         .post(format!("{base}/api/v1/integrations"))
@@ -241,7 +244,7 @@ async fn connect(client: &reqwest::Client) -> Result<(String, String)> {
         .as_str()
         .context("integration id")?
         .to_owned();
-    Ok((token, id))
+    Ok((token, id, org))
 }
 
 /// A finished run: status and stats.
@@ -327,7 +330,7 @@ async fn full(opts: &Opts) -> Result<()> {
     let client = reqwest::Client::new();
     let pool = db.pool().await?;
     let started = Instant::now();
-    let (token, id) = connect(&client).await?;
+    let (token, id, _) = connect(&client).await?;
     let mut peak = 0.0;
     let run = wait_run(&pool, 1, &mut peak, pid).await?;
     let wall = started.elapsed().as_secs_f64();
@@ -427,11 +430,11 @@ async fn kill(opts: &Opts) -> Result<()> {
         let mut server = start_server(&env, &opts.bin).await?;
         let pool = db.pool().await?;
         let t = Instant::now();
-        connect(&reqwest::Client::new()).await?;
+        let (_, _, org) = connect(&reqwest::Client::new()).await?;
         let mut peak = 0.0;
         wait_run(&pool, 1, &mut peak, server.id()).await?;
         let secs = t.elapsed().as_secs_f64();
-        let sum = checksum(&pool).await?;
+        let sum = checksum(&db.url, &org).await?;
         println!("uninterrupted: {secs:.1} s, checksum {sum}");
         server.kill()?;
         let _ = server.wait();
@@ -444,7 +447,7 @@ async fn kill(opts: &Opts) -> Result<()> {
     env.command(&opts.bin, "migrate").status()?;
     let mut server = start_server(&env, &opts.bin).await?;
     let pool = db.pool().await?;
-    connect(&reqwest::Client::new()).await?;
+    let (_, _, org) = connect(&reqwest::Client::new()).await?;
     let mut kills = 0;
     let mut seed = std::process::id() as u64;
     while kills < 5 {
@@ -473,7 +476,7 @@ async fn kill(opts: &Opts) -> Result<()> {
     }
     let mut peak = 0.0;
     let run = wait_run(&pool, 1, &mut peak, server.id()).await?;
-    let sum = checksum(&pool).await?;
+    let sum = checksum(&db.url, &org).await?;
     let dupes: i64 =
         sqlx::query_scalar("SELECT COUNT(*) - COUNT(DISTINCT external_id) FROM crm_activities")
             .fetch_one(&pool)
@@ -497,42 +500,11 @@ async fn kill(opts: &Opts) -> Result<()> {
     Ok(())
 }
 
-/// The canonical columns of every mirror table, sorted, hashed (row ids, seals and
-/// bookkeeping excluded).
-async fn checksum(pool: &sqlx::AnyPool) -> Result<String> {
-    use sha2::{Digest, Sha256};
-    let queries = [
-        "SELECT external_id || '|' || COALESCE(email, '') || '|' || name FROM crm_owners",
-        "SELECT pipeline_ext || '|' || external_id || '|' || label FROM crm_stages",
-        "SELECT external_id || '|' || name || '|' || COALESCE(domain, '') || '|' || CAST(updated_ms AS TEXT) FROM crm_companies",
-        "SELECT external_id || '|' || name || '|' || COALESCE(email, '') || '|' || COALESCE(company_ext, '') || '|' || CAST(updated_ms AS TEXT) FROM crm_contacts",
-        "SELECT external_id || '|' || name || '|' || COALESCE(amount, '') || '|' || COALESCE(stage_ext, '') || '|' || COALESCE(owner_ext, '') || '|' || CAST(updated_ms AS TEXT) FROM crm_deals",
-        "SELECT deal_ext || '|' || contact_ext FROM crm_deal_contacts",
-        "SELECT external_id || '|' || activity_type || '|' || COALESCE(subject, '') || '|' || COALESCE(deal_ext, '') || '|' || CAST(updated_ms AS TEXT) FROM crm_activities",
-    ];
-    let mut hasher = Sha256::new();
-    let mut rows_total = 0;
-    for q in queries {
-        let mut rows: Vec<String> = sqlx::query(q)
-            .fetch_all(pool)
-            .await?
-            .iter()
-            .map(|r| r.try_get::<String, _>(0))
-            .collect::<Result<_, _>>()?;
-        rows.sort();
-        rows_total += rows.len();
-        for r in rows {
-            hasher.update(r.as_bytes());
-            hasher.update(b"\n");
-        }
-    }
-    let digest = hasher.finalize();
-    Ok(format!(
-        "{rows_total} rows, {}",
-        digest
-            .iter()
-            .take(8)
-            .map(|b| format!("{b:02x}"))
-            .collect::<String>()
-    ))
+/// The mirror's checksum, through the store (`Store::mirror_checksum`).
+async fn checksum(url: &str, org: &str) -> Result<String> {
+    let store =
+        store::Store::connect(store::StoreOptions::new(url), store::Clock::system()).await?;
+    let sum = store.mirror_checksum(org).await?;
+    store.close().await;
+    Ok(sum)
 }

@@ -7,7 +7,7 @@
 //! | `PITCHSIDE_<PROVIDER>_CLIENT_ID` | `crm.<provider>_client_id` |
 //! | `PITCHSIDE_<PROVIDER>_CLIENT_SECRET` (or `_CLIENT_SECRET_FILE`) | never (`crm.<provider>_client_secret_file`) |
 //! | `PITCHSIDE_PIPEDRIVE_DAILY_TOKENS` | `crm.pipedrive_daily_tokens` |
-//! | `PITCHSIDE_SYNC_INTERVAL_MINUTES`, `_QUOTA_SHARE_PERCENT`, `_WORKERS`, `_RATE_LIMIT` | `sync.interval_minutes`, … |
+//! | `PITCHSIDE_SYNC_INTERVAL_MINUTES`, `_QUOTA_SHARE_PERCENT`, `_WORKERS`, `_RATE_LIMIT`, `_LEASE_SECONDS` | `sync.interval_minutes`, … |
 //!
 //! Client secrets are [`Secret`]s: read from the environment or a file, never from the
 //! TOML file, never printed by `Debug`.
@@ -26,6 +26,7 @@ pub const SYNC_QUOTA_SHARE_PERCENT: &str = "PITCHSIDE_SYNC_QUOTA_SHARE_PERCENT";
 pub const SYNC_WORKERS: &str = "PITCHSIDE_SYNC_WORKERS";
 pub const SYNC_RATE_LIMIT: &str = "PITCHSIDE_SYNC_RATE_LIMIT";
 pub const PIPEDRIVE_DAILY_TOKENS: &str = "PITCHSIDE_PIPEDRIVE_DAILY_TOKENS";
+pub const SYNC_LEASE_SECONDS: &str = "PITCHSIDE_SYNC_LEASE_SECONDS";
 
 /// The settings of one provider, by variable name.
 struct ProviderVars {
@@ -92,7 +93,11 @@ macro_rules! provider_specs {
 const HUBSPOT_SPECS: [Spec; 6] = provider_specs!("HUBSPOT", "hubspot");
 const SALESFORCE_SPECS: [Spec; 6] = provider_specs!("SALESFORCE", "salesforce");
 const PIPEDRIVE_SPECS: [Spec; 6] = provider_specs!("PIPEDRIVE", "pipedrive");
-const SYNC_SPECS: [Spec; 5] = [
+const SYNC_SPECS: [Spec; 6] = [
+    Spec {
+        env: SYNC_LEASE_SECONDS,
+        key: Some("sync.lease_seconds"),
+    },
     Spec {
         env: SYNC_INTERVAL_MINUTES,
         key: Some("sync.interval_minutes"),
@@ -147,6 +152,9 @@ pub struct CrmConfig {
     pub rate_limit: bool,
     /// Pipedrive's daily token budget, where Pipedrive reports none.
     pub pipedrive_daily_tokens: Option<u64>,
+    /// How long a worker holds a sync job without renewing it: after a crash, another
+    /// instance takes the sync over this long after the last renewal.
+    pub lease_seconds: u32,
 }
 
 impl Default for CrmConfig {
@@ -158,6 +166,7 @@ impl Default for CrmConfig {
             sync_workers: 2,
             rate_limit: true,
             pipedrive_daily_tokens: None,
+            lease_seconds: 60,
         }
     }
 }
@@ -235,6 +244,9 @@ pub(super) fn parse(layers: &mut Layers, c: &mut Config) {
     }
     if let Some(n) = layers.take(SYNC_WORKERS, |s| parse_u32(s, 0, 64)) {
         c.crm.sync_workers = n;
+    }
+    if let Some(n) = layers.take(SYNC_LEASE_SECONDS, |s| parse_u32(s, 3, 3600)) {
+        c.crm.lease_seconds = n;
     }
     if let Some(on) = layers.take(SYNC_RATE_LIMIT, parse_switch) {
         c.crm.rate_limit = on;
@@ -325,6 +337,7 @@ impl CrmConfig {
                 ..HttpOptions::default()
             },
             daily_budgets: self.budgets(),
+            lease_secs: i64::from(self.lease_seconds),
             ..sync::SyncConfig::default()
         }
     }

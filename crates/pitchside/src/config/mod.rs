@@ -130,6 +130,9 @@ workers = 2
 # Pace requests to each CRM's published limits. Turn off only for benchmarks against mocks.
 # Env: PITCHSIDE_SYNC_RATE_LIMIT (on/off)
 rate_limit = true
+# Seconds a worker holds a connection's sync without renewing it; after a crash another
+# instance takes over this long after (3-3600). Env: PITCHSIDE_SYNC_LEASE_SECONDS
+lease_seconds = 60
 "#;
 
 /// One setting: its environment variable and, unless it is a secret, its TOML key.

@@ -10,7 +10,6 @@ use connectors::oauth::OAuthApp;
 use domain::Email;
 use domain::crm::Provider;
 use mockcrm::{Mock, MockOptions, WorldSpec};
-use sqlx::Row;
 use store::crm::{AuthKind, Connection, NewConnection, Tokens};
 use store::{Clock, NewSignup, Origin, Scope, Store, StoreOptions};
 use sync::{Engine, SyncConfig};
@@ -210,42 +209,7 @@ pub async fn scalar_in(store: &Store, org: &str, sql: &str) -> i64 {
     v
 }
 
-/// The canonical columns of every mirror table, sorted, hashed.
+/// The mirror's checksum (see `Store::mirror_checksum`).
 pub async fn checksum_in(store: &Store, org: &str) -> String {
-    use std::hash::{Hash, Hasher};
-    let queries = [
-        "SELECT external_id || '|' || COALESCE(email, '') || '|' || name || '|' || CAST(active AS TEXT) || '|' || COALESCE(user_id, '') FROM crm_owners",
-        "SELECT external_id || '|' || label || '|' || CAST(display_order AS TEXT) FROM crm_pipelines",
-        "SELECT pipeline_ext || '|' || external_id || '|' || label || '|' || CAST(is_closed AS TEXT) || CAST(is_won AS TEXT) FROM crm_stages",
-        "SELECT external_id || '|' || name || '|' || COALESCE(domain, '') || '|' || COALESCE(owner_ext, '') || '|' || CAST(updated_ms AS TEXT) FROM crm_companies",
-        "SELECT external_id || '|' || name || '|' || COALESCE(email, '') || '|' || COALESCE(company_ext, '') || '|' || CAST(updated_ms AS TEXT) FROM crm_contacts",
-        "SELECT external_id || '|' || name || '|' || COALESCE(amount, '') || '|' || COALESCE(currency, '') || '|' || COALESCE(stage_ext, '') || '|' || COALESCE(owner_ext, '') || '|' || COALESCE(company_ext, '') || '|' || CAST(updated_ms AS TEXT) FROM crm_deals",
-        "SELECT deal_ext || '|' || contact_ext FROM crm_deal_contacts",
-        "SELECT external_id || '|' || activity_type || '|' || COALESCE(subject, '') || '|' || COALESCE(deal_ext, '') || '|' || COALESCE(contact_ext, '') || '|' || CAST(updated_ms AS TEXT) FROM crm_activities",
-    ];
-    let pool = store.raw_pool_for_tests();
-    let mut hasher = std::collections::hash_map::DefaultHasher::new();
-    let mut total = 0usize;
-    for q in queries {
-        let mut tx = pool.begin().await.expect("begin");
-        if store.dialect() == store::Dialect::Postgres {
-            sqlx::query("SELECT set_config('app.org_id', $1, true)")
-                .bind(org.to_owned())
-                .execute(&mut *tx)
-                .await
-                .expect("context");
-        }
-        let mut rows: Vec<String> = sqlx::query(sqlx::AssertSqlSafe(q.to_owned()))
-            .fetch_all(&mut *tx)
-            .await
-            .expect(q)
-            .iter()
-            .map(|r| r.try_get::<String, _>(0).expect("text"))
-            .collect();
-        tx.commit().await.expect("commit");
-        rows.sort();
-        total += rows.len();
-        rows.hash(&mut hasher);
-    }
-    format!("{total}:{:016x}", hasher.finish())
+    store.mirror_checksum(org).await.expect("checksum")
 }
