@@ -67,17 +67,19 @@ fn command(vars: &[(String, String)], arg: &str) -> Command {
 }
 
 async fn start(vars: &[(String, String)], port: u16) -> Server {
-    let child = command(vars, "serve").spawn().expect("serve");
-    let base = format!("http://127.0.0.1:{port}");
+    let server = Server {
+        child: command(vars, "serve").spawn().expect("serve"),
+        base: format!("http://127.0.0.1:{port}"),
+    };
     let http = reqwest::Client::new();
     for _ in 0..400 {
         if http
-            .get(format!("{base}/healthz"))
+            .get(format!("{}/healthz", server.base))
             .send()
             .await
             .is_ok_and(|r| r.status().is_success())
         {
-            return Server { child, base };
+            return server;
         }
         tokio::time::sleep(Duration::from_millis(25)).await;
     }
