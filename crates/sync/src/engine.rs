@@ -11,7 +11,8 @@ use connectors::oauth::{self, Profile};
 use connectors::{Batch, Change, Checkpoint, Connector, ConnectorError, Credentials, Meter, Pass};
 use domain::crm::{ObjectKind, Record};
 use store::crm::{
-    AuthKind, Connection, ConnectionStatus, PageWrite, QuotaUse, RunStats, SyncOutcome, Tokens,
+    AuthKind, Connection, ConnectionStatus, PageWrite, PreparedPage, QuotaUse, RecentIds, RunStats,
+    SyncOutcome, Tokens,
 };
 use store::{JobLease, Store, StoreError};
 
@@ -61,7 +62,7 @@ pub struct Engine {
 struct Session {
     connection: Connection,
     tokens: Tokens,
-    connector: Connector,
+    connector: Arc<Connector>,
     refreshed: bool,
     /// Counts of connectors replaced during the run (after a token refresh).
     carried: (u64, u64, u64),
@@ -382,7 +383,7 @@ impl Engine {
     }
 
     fn session(&self, connection: Connection, tokens: Tokens) -> Result<Session, Stop> {
-        let connector = self.connector(&connection, &tokens)?;
+        let connector = Arc::new(self.connector(&connection, &tokens)?);
         Ok(Session {
             connection,
             tokens,
@@ -451,38 +452,17 @@ impl Engine {
         session.carried.0 += meter.requests();
         session.carried.1 += meter.throttled();
         session.carried.2 += meter.cost();
-        session.connector = self.connector(&session.connection, &tokens)?;
+        session.connector = Arc::new(self.connector(&session.connection, &tokens)?);
         session.tokens = tokens;
         Ok(())
     }
 
-    /// One page, with retries of transient failures.
-    async fn fetch(
-        &self,
-        connector: &Connector,
-        kind: ObjectKind,
-        checkpoint: &Checkpoint,
-    ) -> Result<Batch, ConnectorError> {
-        let mut attempt = 0;
-        loop {
-            match connector.fetch(kind, checkpoint).await {
-                Ok(batch) => return Ok(batch),
-                Err(e) if e.is_transient() && attempt + 1 < self.config.page_attempts => {
-                    if let ConnectorError::RateLimited {
-                        retry_after: Some(wait),
-                    } = &e
-                        && *wait > self.config.http.max_wait
-                    {
-                        return Err(e);
-                    }
-                    let base = self.config.page_backoff.as_secs_f64() * 2f64.powi(attempt as i32);
-                    let wait = Duration::from_secs_f64(base * (0.5 + 0.5 * rand::random::<f64>()));
-                    tracing::debug!(%kind, attempt, error = %e, "page failed; retrying");
-                    tokio::time::sleep(wait).await;
-                    attempt += 1;
-                }
-                Err(e) => return Err(e),
-            }
+    /// How pages are retried.
+    fn retry(&self) -> Retry {
+        Retry {
+            attempts: self.config.page_attempts,
+            backoff: self.config.page_backoff,
+            max_wait: self.config.http.max_wait,
         }
     }
 
@@ -532,75 +512,418 @@ impl Engine {
             ),
             None => (Checkpoint::full(), new_pass_id()),
         };
-        let fallback = budget.fallback_limit;
-        let mut pending: Option<Result<Batch, ConnectorError>> = None;
         loop {
-            budget.check(session)?;
-            let fetched = match pending.take() {
-                Some(r) => r,
-                None => self.fetch(&session.connector, kind, &checkpoint).await,
+            let mut at = Position {
+                checkpoint: &mut checkpoint,
+                pass_id: &mut pass_id,
             };
-            let batch = match fetched {
-                Ok(b) => b,
-                Err(e) => {
-                    self.recover(lease, session, e).await?;
-                    continue;
-                }
-            };
-            stats.passes.insert(
-                kind.as_str().to_owned(),
-                match batch.pass {
-                    Pass::Full => "full",
-                    Pass::Incremental => "incremental",
-                }
-                .to_owned(),
-            );
-            for skip in &batch.skipped {
-                tracing::warn!(%kind, external_id = ?skip.external_id, reason = %skip.reason, "skipped a CRM record");
+            match self
+                .streak(lease, session, kind, run_id, stats, budget, &mut at)
+                .await
+            {
+                Ok(()) => return Ok(()),
+                // A page failed: deal with it (refresh a token, or stop), then go on
+                // from the last page stored.
+                Err(Streak::Fetch(e)) => self.recover(lease, session, e).await?,
+                Err(Streak::Stop(stop)) => return Err(stop),
             }
-            let mut upserts: Vec<&Record> = Vec::with_capacity(batch.changes.len());
-            let mut deletes: Vec<&str> = Vec::new();
-            for change in &batch.changes {
-                match change {
-                    Change::Upsert(r) => upserts.push(r),
-                    Change::Delete { external_id } => deletes.push(external_id),
-                }
-            }
-            let next_pass_id = if batch.done {
-                new_pass_id()
-            } else {
-                pass_id.clone()
-            };
-            let state = serde_json::to_string(&batch.checkpoint)
-                .map_err(|e| Stop::Failed(format!("checkpoint: {e}"), None))?;
-            stats.requests = session.requests();
-            stats.throttled = session.throttled();
-            let write = PageWrite {
-                kind,
-                upserts,
-                deletes,
-                skipped: batch.skipped.len() as u64,
-                full_pass: batch.pass == Pass::Full,
-                pass_id: &pass_id,
-                done: batch.done,
-                checkpoint: &state,
-                checkpoint_pass_id: &next_pass_id,
-                run_id,
-                quota: budget.page_use(session, fallback),
-            };
-            if batch.done {
-                self.store.apply_page(lease, write, stats).await?;
-                return Ok(());
-            }
-            // Fetch the next page while this one is written.
-            let (applied, next) = tokio::join!(
-                self.store.apply_page(lease, write, stats),
-                self.fetch(&session.connector, kind, &batch.checkpoint)
-            );
-            applied?;
-            pending = Some(next);
-            checkpoint = batch.checkpoint;
-            pass_id = next_pass_id;
         }
+    }
+
+    /// Fetch pages ahead while writing them, until the pass ends or a page fails: three
+    /// stages running side by side — fetching, preparing (existing rows read, payloads
+    /// sealed) and committing. Pages that are ready when the preparer comes back for
+    /// more are written together (up to [`GROUP_RECORDS`]) in one transaction with the
+    /// last one's checkpoint: as safe as one page at a time (a crash replays the group),
+    /// with a fraction of the transactions when the CRM answers faster than the
+    /// database writes.
+    #[allow(clippy::too_many_arguments)]
+    async fn streak(
+        &self,
+        lease: &JobLease,
+        session: &Session,
+        kind: ObjectKind,
+        run_id: &str,
+        stats: &mut RunStats,
+        budget: &mut Budget,
+        at: &mut Position<'_>,
+    ) -> Result<(), Streak> {
+        // Pages fetched ahead are bounded by their records, not their number (a
+        // Salesforce page holds twenty HubSpot pages' worth).
+        let (pages_tx, mut pages) = tokio::sync::mpsc::unbounded_channel::<Fetched>();
+        let room = std::sync::Arc::new(tokio::sync::Semaphore::new(RECORDS_AHEAD));
+        let (ready_tx, mut ready) = tokio::sync::mpsc::channel::<Result<PreparedPage, Streak>>(1);
+        let start = at.checkpoint.clone();
+        let first_pass_id = at.pass_id.clone();
+        // The reader is a task of its own, so parsing pages runs on another core than
+        // sealing and writing them.
+        let connector = session.connector.clone();
+        let retry = self.retry();
+        let fetcher = AbortOnDrop(tokio::spawn(async move {
+            let mut cp = start;
+            loop {
+                let fetched = fetch_page(&connector, retry, kind, &cp).await;
+                let (last, records) = match &fetched {
+                    Ok(b) => {
+                        cp = b.checkpoint.clone();
+                        (b.done, b.changes.len().clamp(1, RECORDS_AHEAD))
+                    }
+                    Err(_) => (true, 1),
+                };
+                let Ok(permit) = room.clone().acquire_many_owned(records as u32).await else {
+                    break;
+                };
+                if pages_tx.send((fetched, permit)).is_err() || last {
+                    break;
+                }
+            }
+        }));
+        let preparer = async move {
+            let mut pass_id = first_pass_id;
+            let mut recent = RecentIds::default();
+            loop {
+                let (group, failed) = match self.next_group(&mut pages, session, budget).await {
+                    Ok(g) => g,
+                    Err(e) => {
+                        let _ = ready_tx.send(Err(e)).await;
+                        break;
+                    }
+                };
+                let prepared = match self
+                    .prepare_group(
+                        lease,
+                        session,
+                        kind,
+                        run_id,
+                        budget,
+                        &pass_id,
+                        &group,
+                        &mut recent,
+                    )
+                    .await
+                {
+                    Ok(p) => p,
+                    Err(e) => {
+                        let _ = ready_tx.send(Err(Streak::Stop(e))).await;
+                        break;
+                    }
+                };
+                let done = prepared.done();
+                pass_id = prepared.checkpoint().1.to_owned();
+                if ready_tx.send(Ok(prepared)).await.is_err() {
+                    break;
+                }
+                // A failure is only passed on once the pages before it are written.
+                if let Some(e) = failed {
+                    let _ = ready_tx.send(Err(Streak::Fetch(e))).await;
+                    break;
+                }
+                if done {
+                    break;
+                }
+            }
+            std::future::pending::<()>().await;
+        };
+        let writer = async move {
+            loop {
+                let prepared = match ready.recv().await {
+                    Some(Ok(p)) => p,
+                    Some(Err(e)) => return Err(e),
+                    None => {
+                        return Err(Streak::Stop(Stop::Failed(
+                            "the page preparer ended early".into(),
+                            None,
+                        )));
+                    }
+                };
+                stats.passes.insert(
+                    kind.as_str().to_owned(),
+                    if prepared.full_pass() {
+                        "full"
+                    } else {
+                        "incremental"
+                    }
+                    .to_owned(),
+                );
+                stats.requests = session.requests();
+                stats.throttled = session.throttled();
+                let done = prepared.done();
+                let (state, next_pass) = prepared.checkpoint();
+                let checkpoint: Checkpoint = serde_json::from_str(state).unwrap_or_default();
+                let next_pass = next_pass.to_owned();
+                let before = stats.kinds.get(kind.as_str()).map_or(0, |k| k.created);
+                self.store
+                    .commit_page(lease, prepared, stats)
+                    .await
+                    .map_err(|e| Streak::Stop(e.into()))?;
+                let after = stats.kinds.get(kind.as_str()).map_or(0, |k| k.created);
+                if ANALYZE_AT.iter().any(|n| before < *n && after >= *n) {
+                    self.store
+                        .refresh_statistics(lease, kind)
+                        .await
+                        .map_err(|e| Streak::Stop(e.into()))?;
+                }
+                *at.checkpoint = checkpoint;
+                *at.pass_id = next_pass;
+                if done {
+                    return Ok(());
+                }
+            }
+        };
+        let result = tokio::select! {
+            result = writer => result,
+            () = preparer => unreachable!("the page preparer never ends on its own"),
+        };
+        drop(fetcher);
+        result
+    }
+
+    /// The next pages to write together: at least one, then whatever else is already
+    /// fetched, up to [`GROUP_RECORDS`] or the end of the pass. A page that failed ends
+    /// the group and is returned after it.
+    async fn next_group(
+        &self,
+        pages: &mut tokio::sync::mpsc::UnboundedReceiver<Fetched>,
+        session: &Session,
+        budget: &Budget,
+    ) -> Result<(Vec<Batch>, Option<ConnectorError>), Streak> {
+        budget.check(session).map_err(Streak::Stop)?;
+        // The permits go back (making room for more pages) as the group is taken.
+        let mut group = match pages.recv().await {
+            Some((Ok(b), _permit)) => vec![b],
+            Some((Err(e), _permit)) => return Err(Streak::Fetch(e)),
+            None => {
+                return Err(Streak::Stop(Stop::Failed(
+                    "the page reader ended early".into(),
+                    None,
+                )));
+            }
+        };
+        while !group.last().is_some_and(|b| b.done)
+            && group.iter().map(|b| b.changes.len()).sum::<usize>() < GROUP_RECORDS
+        {
+            match pages.try_recv() {
+                Ok((Ok(b), _permit)) => group.push(b),
+                Ok((Err(e), _permit)) => return Ok((group, Some(e))),
+                Err(_) => break,
+            }
+        }
+        Ok((group, None))
+    }
+
+    /// Prepare a group of consecutive pages of one pass as one write, with the last
+    /// page's checkpoint.
+    #[allow(clippy::too_many_arguments)]
+    async fn prepare_group(
+        &self,
+        lease: &JobLease,
+        session: &Session,
+        kind: ObjectKind,
+        run_id: &str,
+        budget: &mut Budget,
+        pass_id: &str,
+        group: &[Batch],
+        recent: &mut RecentIds,
+    ) -> Result<PreparedPage, Stop> {
+        let Some(last) = group.last() else {
+            return Err(Stop::Failed("an empty group of pages".into(), None));
+        };
+        let (upserts, deletes) = merge(group);
+        let mut skipped = 0;
+        for skip in group.iter().flat_map(|b| &b.skipped) {
+            skipped += 1;
+            tracing::warn!(%kind, external_id = ?skip.external_id, reason = %skip.reason, "skipped a CRM record");
+        }
+        let next_pass_id = if last.done {
+            new_pass_id()
+        } else {
+            pass_id.to_owned()
+        };
+        let state = serde_json::to_string(&last.checkpoint)
+            .map_err(|e| Stop::Failed(format!("checkpoint: {e}"), None))?;
+        let fallback = budget.fallback_limit;
+        let write = PageWrite {
+            kind,
+            upserts,
+            deletes,
+            skipped,
+            full_pass: last.pass == Pass::Full,
+            pass_id,
+            done: last.done,
+            checkpoint: &state,
+            checkpoint_pass_id: &next_pass_id,
+            run_id,
+            quota: budget.page_use(session, fallback),
+        };
+        let mut prepared = self.store.prepare_page(lease, write, recent).await?;
+        prepared.set_pages(group.len() as u64);
+        Ok(prepared)
+    }
+}
+
+/// How pages are retried after transient failures.
+#[derive(Clone, Copy, Debug)]
+struct Retry {
+    attempts: u32,
+    backoff: Duration,
+    /// A `Retry-After` longer than this ends the run instead.
+    max_wait: Duration,
+}
+
+/// One page, with retries of transient failures (truncated or malformed bodies, 5xx
+/// and network failures after the HTTP layer's own retries).
+async fn fetch_page(
+    connector: &Connector,
+    retry: Retry,
+    kind: ObjectKind,
+    checkpoint: &Checkpoint,
+) -> Result<Batch, ConnectorError> {
+    let mut attempt = 0;
+    loop {
+        match connector.fetch(kind, checkpoint).await {
+            Ok(batch) => return Ok(batch),
+            Err(e) if e.is_transient() && attempt + 1 < retry.attempts => {
+                if let ConnectorError::RateLimited {
+                    retry_after: Some(wait),
+                } = &e
+                    && *wait > retry.max_wait
+                {
+                    return Err(e);
+                }
+                let base = retry.backoff.as_secs_f64() * 2f64.powi(attempt as i32);
+                let wait = Duration::from_secs_f64(base * (0.5 + 0.5 * rand::random::<f64>()));
+                tracing::debug!(%kind, attempt, error = %e, "page failed; retrying");
+                tokio::time::sleep(wait).await;
+                attempt += 1;
+            }
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+/// A spawned task that is aborted when this handle is dropped.
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+/// Records created in one run after which the database is asked to refresh its
+/// statistics on the table (see `Store::refresh_statistics`).
+const ANALYZE_AT: [u64; 3] = [2_000, 20_000, 200_000];
+
+/// Records fetched ahead of the writer, at most (bounds memory whatever the page size).
+const RECORDS_AHEAD: usize = 8_000;
+/// Records written in one transaction, at most (a single larger page is written whole).
+const GROUP_RECORDS: usize = 4_000;
+
+/// A fetched page (or the failure to fetch one) and its room in the buffer ahead.
+type Fetched = (
+    Result<Batch, ConnectorError>,
+    tokio::sync::OwnedSemaphorePermit,
+);
+
+/// Where a kind's pass stands: the checkpoint and pass of the last page stored.
+struct Position<'a> {
+    checkpoint: &'a mut Checkpoint,
+    pass_id: &'a mut String,
+}
+
+/// Why a streak of pages ended early.
+enum Streak {
+    /// A page could not be fetched (after the retries).
+    Fetch(ConnectorError),
+    Stop(Stop),
+}
+
+/// The changes of consecutive pages as one write: for each record, its last change
+/// wins (an upsert after a deletion recreates it; a deletion after an upsert removes it).
+fn merge(group: &[Batch]) -> (Vec<&Record>, Vec<&str>) {
+    use std::collections::HashMap;
+    let changes: Vec<&Change> = group.iter().flat_map(|b| &b.changes).collect();
+    let mut last_upsert: HashMap<&str, usize> = HashMap::new();
+    let mut last_delete: HashMap<&str, usize> = HashMap::new();
+    for (i, change) in changes.iter().enumerate() {
+        match change {
+            Change::Upsert(r) => last_upsert.insert(r.external_id.as_str(), i),
+            Change::Delete { external_id } => last_delete.insert(external_id.as_str(), i),
+        };
+    }
+    let mut upserts = Vec::with_capacity(changes.len());
+    let mut deletes = Vec::new();
+    for (i, change) in changes.iter().enumerate() {
+        match change {
+            // Every upsert not followed by a deletion (the store keeps the newest of
+            // several upserts).
+            Change::Upsert(r) => {
+                if last_delete
+                    .get(r.external_id.as_str())
+                    .is_none_or(|d| *d < i)
+                {
+                    upserts.push(r);
+                }
+            }
+            // The last deletion of a record, unless an upsert follows it.
+            Change::Delete { external_id } => {
+                let id = external_id.as_str();
+                if last_delete.get(id) == Some(&i) && last_upsert.get(id).is_none_or(|u| *u < i) {
+                    deletes.push(id);
+                }
+            }
+        }
+    }
+    (upserts, deletes)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn upsert(id: &str, ms: i64) -> Change {
+        Change::Upsert(Record {
+            external_id: id.into(),
+            updated_at_ms: ms,
+            data: domain::crm::RecordData::Owner(domain::crm::Owner {
+                email: None,
+                name: id.into(),
+                active: true,
+            }),
+            raw: serde_json::value::RawValue::from_string("{}".into()).expect("raw"),
+        })
+    }
+
+    fn delete(id: &str) -> Change {
+        Change::Delete {
+            external_id: id.into(),
+        }
+    }
+
+    fn batch(changes: Vec<Change>) -> Batch {
+        Batch {
+            changes,
+            skipped: Vec::new(),
+            pass: Pass::Incremental,
+            checkpoint: Checkpoint::full(),
+            done: false,
+        }
+    }
+
+    #[test]
+    fn the_last_change_of_each_record_wins_across_pages() {
+        let group = [
+            batch(vec![upsert("a", 1), upsert("b", 1), delete("c")]),
+            batch(vec![delete("a"), upsert("c", 2), upsert("b", 2)]),
+            batch(vec![upsert("d", 1), delete("d"), delete("e"), delete("e")]),
+        ];
+        let (upserts, deletes) = merge(&group);
+        let ups: Vec<(&str, i64)> = upserts
+            .iter()
+            .map(|r| (r.external_id.as_str(), r.updated_at_ms))
+            .collect();
+        assert_eq!(ups, vec![("b", 1), ("c", 2), ("b", 2)]);
+        // "d" may exist from an earlier sync: its deletion stands.
+        assert_eq!(deletes, vec!["a", "d", "e"]);
     }
 }

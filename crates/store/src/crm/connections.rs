@@ -425,7 +425,7 @@ impl Store {
             .execute(&mut *tx)
             .await?;
         if delete_data {
-            super::mirror::delete_connection_data(&mut tx, &org, id).await?;
+            super::mirror_sql::delete_connection_data(&mut tx, &org, id).await?;
             sqlx::query("DELETE FROM crm_connections WHERE org_id = $1 AND id = $2")
                 .bind(org.clone())
                 .bind(id.to_owned())
@@ -604,7 +604,7 @@ impl Store {
         if done.rows_affected() == 0 {
             return Err(StoreError::NotFound);
         }
-        super::mirror::remap_owners(&mut tx, &org, connection_id).await?;
+        super::mirror_sql::remap_owners(&mut tx, &org, connection_id).await?;
         self.audit(
             &mut tx,
             scope,

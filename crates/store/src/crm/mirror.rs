@@ -1,28 +1,31 @@
-//! The mirror a sync writes: one page of changes, applied in one transaction together
+//! The mirror a sync writes: pages of changes, each stored in one transaction together
 //! with the checkpoint that follows it, the run's counters and the day's quota use —
 //! so a crash at any point resumes after the last stored page, and replaying a page
 //! changes nothing (upserts keep the newest provider version).
 //!
-//! Work is split to keep the write lock short: reading which records exist and sealing
-//! payloads happen before the write transaction opens (safe because the job lease makes
-//! this worker the connection's only writer, and the lease is checked again inside the
-//! transaction).
+//! A page is written in two steps that a sync overlaps across consecutive pages:
+//! [`Store::prepare_page`] reads which records exist and seals the payloads (CPU work,
+//! outside any write transaction), and [`Store::commit_page`] writes the result in one
+//! short transaction. Preparing ahead is safe because the job lease makes this worker
+//! the connection's only writer (checked again inside every commit), and
+//! [`RecentIds`] carries the row ids given to records of pages not committed yet.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 
-use domain::crm::{ObjectKind, Record, RecordData};
+use domain::crm::{ObjectKind, Record, RecordData, Stage};
 use sqlx::Row;
-use vault::sealed::{Domain, SealContext};
+use vault::sealed::{Domain, SealContext, Sealed};
 
-use super::rows::{Val, bind_all, columns, table, values};
+use super::mirror_sql::{
+    CHUNK, delete_records, fence, placeholders, positional, remap_owners, replace_deal_contacts,
+    replace_stages, sweep, upsert,
+};
+use super::rows::{Val, table, values};
 use super::runs::{QuotaUse, RunStats, add_quota, write_run};
-use crate::jobs::{JobLease, renew};
+use crate::jobs::JobLease;
 use crate::{Store, StoreError};
 
-/// Rows per INSERT statement (binds stay far below SQLite's and PostgreSQL's limits).
-const CHUNK: usize = 200;
-
-/// One page to apply.
+/// One page (or several consecutive pages of one pass) to store.
 #[derive(Debug)]
 pub struct PageWrite<'a> {
     pub kind: ObjectKind,
@@ -43,7 +46,7 @@ pub struct PageWrite<'a> {
     pub quota: QuotaUse,
 }
 
-/// What applying a page changed.
+/// What storing a page changed.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct PageOutcome {
     pub created: u64,
@@ -54,13 +57,95 @@ pub struct PageOutcome {
     pub swept: u64,
 }
 
-/// A record ready to write: its row id and sealed payload.
-struct Prepared<'a> {
-    record: &'a Record,
-    id: String,
-    raw: vault::sealed::Sealed,
-    body: Option<vault::sealed::Sealed>,
+/// A record ready to write: its row id, sealed payload and column values.
+pub(crate) struct PreparedRow {
+    pub(crate) id: String,
+    pub(crate) external_id: String,
+    pub(crate) updated_ms: i64,
+    pub(crate) raw: Sealed,
+    pub(crate) body: Option<Sealed>,
+    pub(crate) values: Vec<Val>,
     existed: bool,
+}
+
+/// A page ready to commit (owns everything it writes).
+pub struct PreparedPage {
+    kind: ObjectKind,
+    rows: Vec<PreparedRow>,
+    deletes: Vec<String>,
+    seen_only: Vec<String>,
+    deal_contacts: Vec<(String, String)>,
+    stages: Vec<(String, Vec<Stage>)>,
+    read: u64,
+    unchanged: u64,
+    skipped: u64,
+    full_pass: bool,
+    pass_id: String,
+    done: bool,
+    checkpoint: String,
+    checkpoint_pass_id: String,
+    run_id: String,
+    quota: QuotaUse,
+    /// The CRM pages this write holds (several when written together).
+    pages: u64,
+}
+
+impl std::fmt::Debug for PreparedPage {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PreparedPage")
+            .field("kind", &self.kind)
+            .field("rows", &self.rows.len())
+            .field("deletes", &self.deletes.len())
+            .field("done", &self.done)
+            .finish_non_exhaustive()
+    }
+}
+
+impl PreparedPage {
+    /// Whether this page belongs to a full pass.
+    pub fn full_pass(&self) -> bool {
+        self.full_pass
+    }
+    /// Whether this page ends its pass.
+    pub fn done(&self) -> bool {
+        self.done
+    }
+    /// The checkpoint (JSON) and pass id stored with it.
+    pub fn checkpoint(&self) -> (&str, &str) {
+        (&self.checkpoint, &self.checkpoint_pass_id)
+    }
+    /// The CRM pages this write holds.
+    pub fn pages(&self) -> u64 {
+        self.pages
+    }
+    /// Say how many CRM pages this write holds (the run history counts them).
+    pub fn set_pages(&mut self, pages: u64) {
+        self.pages = pages.max(1);
+    }
+}
+
+/// Row ids (and modification times) given to records of prepared pages that may not
+/// be committed yet, so a record on two consecutive pages keeps one row id. Bounded:
+/// the last few pages only.
+#[derive(Debug, Default)]
+pub struct RecentIds {
+    pages: VecDeque<HashMap<String, (String, i64)>>,
+}
+
+/// Pages remembered by [`RecentIds`]: more than a sync ever has prepared ahead.
+const RECENT_PAGES: usize = 4;
+
+impl RecentIds {
+    fn get(&self, external_id: &str) -> Option<&(String, i64)> {
+        self.pages.iter().rev().find_map(|p| p.get(external_id))
+    }
+
+    fn push(&mut self, page: HashMap<String, (String, i64)>) {
+        if self.pages.len() == RECENT_PAGES {
+            self.pages.pop_front();
+        }
+        self.pages.push_back(page);
+    }
 }
 
 fn record_context<'a>(
@@ -119,18 +204,57 @@ impl Store {
         Ok(())
     }
 
-    /// Apply one page (see the module docs). `stats` gains this page's counts and is
-    /// stored with it.
+    /// Give the database's planner fresh statistics on `kind`'s mirror table, as a
+    /// first sync loads it (PostgreSQL only: until autovacuum analyzes a new table, its
+    /// planner scans a whole connection's rows for each lookup by external id; SQLite's
+    /// planner needs no statistics here).
+    pub async fn refresh_statistics(
+        &self,
+        lease: &JobLease,
+        kind: ObjectKind,
+    ) -> Result<(), StoreError> {
+        if self.dialect != crate::Dialect::Postgres {
+            return Ok(());
+        }
+        let (org, _) = super::lease_target(lease)?;
+        let mut conn = self.org_read(&org).await?;
+        let mut tables = vec![table(kind)];
+        if kind == ObjectKind::Deal {
+            tables.push("crm_deal_contacts");
+        }
+        for t in tables {
+            sqlx::query("SELECT CAST(crm_analyze($1) AS TEXT)")
+                .bind(t)
+                .execute(&mut *conn)
+                .await?;
+        }
+        conn.commit().await?;
+        Ok(())
+    }
+
+    /// Store one page at once (prepare and commit; see the module docs).
     pub async fn apply_page(
         &self,
         lease: &JobLease,
         page: PageWrite<'_>,
         stats: &mut RunStats,
     ) -> Result<PageOutcome, StoreError> {
+        let prepared = self
+            .prepare_page(lease, page, &mut RecentIds::default())
+            .await?;
+        self.commit_page(lease, prepared, stats).await
+    }
+
+    /// Decide what a page changes and seal its payloads, outside any transaction.
+    pub async fn prepare_page(
+        &self,
+        lease: &JobLease,
+        page: PageWrite<'_>,
+        recent: &mut RecentIds,
+    ) -> Result<PreparedPage, StoreError> {
         let (org, connection) = super::lease_target(lease)?;
         let kind = page.kind;
         let table = table(kind);
-        let now = self.clock.now();
 
         // Newest version of each record in the page (a page may repeat an id).
         let mut latest: HashMap<&str, &Record> = HashMap::with_capacity(page.upserts.len());
@@ -142,28 +266,30 @@ impl Store {
                 latest.insert(r.external_id.as_str(), r);
             }
         }
-        let existing = self
-            .existing(&org, &connection, table, latest.keys().copied())
-            .await?;
+        let unknown = latest.keys().copied().filter(|id| recent.get(id).is_none());
+        let existing = self.existing(&org, &connection, table, unknown).await?;
 
-        // Classify and seal outside the write transaction.
         let keys = self.keys();
         let ring = keys.ring(Domain::CrmRecords);
-        let mut outcome = PageOutcome::default();
-        let mut prepared = Vec::with_capacity(latest.len());
+        let mut rows = Vec::with_capacity(latest.len());
         let mut seen_only = Vec::new();
+        let mut unchanged = 0;
+        let mut given = HashMap::with_capacity(latest.len());
         for record in page.upserts.iter().filter(|r| {
             latest
                 .get(r.external_id.as_str())
                 .is_some_and(|l| std::ptr::eq(*l, **r))
         }) {
-            let (id, existed) = match existing.get(record.external_id.as_str()) {
+            let stored = recent
+                .get(&record.external_id)
+                .or_else(|| existing.get(record.external_id.as_str()));
+            let (id, existed) = match stored {
                 Some((id, stored_ms)) => {
                     let newer = record.updated_at_ms > *stored_ms
                         || (page.full_pass && record.updated_at_ms == *stored_ms);
                     if !newer {
-                        outcome.unchanged += 1;
-                        seen_only.push(record.external_id.as_str());
+                        unchanged += 1;
+                        seen_only.push(record.external_id.clone());
                         continue;
                     }
                     (id.clone(), true)
@@ -183,22 +309,86 @@ impl Store {
                     .transpose()?,
                 _ => None,
             };
-            prepared.push(Prepared {
-                record,
+            given.insert(
+                record.external_id.clone(),
+                (id.clone(), record.updated_at_ms),
+            );
+            rows.push(PreparedRow {
                 id,
+                external_id: record.external_id.clone(),
+                updated_ms: record.updated_at_ms,
                 raw,
                 body,
+                values: values(record),
                 existed,
             });
         }
+        recent.push(given);
 
+        let mut deal_contacts = Vec::new();
+        let mut stages = Vec::new();
+        for record in latest.values() {
+            match &record.data {
+                RecordData::Deal(d) if rows.iter().any(|r| r.external_id == record.external_id) => {
+                    let mut contacts: Vec<&String> = d.contacts.iter().collect();
+                    contacts.sort_unstable();
+                    contacts.dedup();
+                    deal_contacts.extend(
+                        contacts
+                            .into_iter()
+                            .map(|c| (record.external_id.clone(), c.clone())),
+                    );
+                }
+                RecordData::Pipeline(p) => {
+                    stages.push((record.external_id.clone(), p.stages.clone()));
+                }
+                _ => {}
+            }
+        }
+        Ok(PreparedPage {
+            kind,
+            rows,
+            deletes: page.deletes.iter().map(|d| (*d).to_owned()).collect(),
+            seen_only,
+            deal_contacts,
+            stages,
+            read: page.upserts.len() as u64,
+            unchanged,
+            skipped: page.skipped,
+            full_pass: page.full_pass,
+            pass_id: page.pass_id.to_owned(),
+            done: page.done,
+            checkpoint: page.checkpoint.to_owned(),
+            checkpoint_pass_id: page.checkpoint_pass_id.to_owned(),
+            run_id: page.run_id.to_owned(),
+            quota: page.quota,
+            pages: 1,
+        })
+    }
+
+    /// Write a prepared page, its checkpoint, the run's counters (`stats` gains the
+    /// page's) and the quota use in one transaction.
+    pub async fn commit_page(
+        &self,
+        lease: &JobLease,
+        page: PreparedPage,
+        stats: &mut RunStats,
+    ) -> Result<PageOutcome, StoreError> {
+        let (org, connection) = super::lease_target(lease)?;
+        let kind = page.kind;
+        let table = table(kind);
+        let now = self.clock.now();
+        let mut outcome = PageOutcome {
+            unchanged: page.unchanged,
+            ..PageOutcome::default()
+        };
         let mut tx = self.org_tx(&org).await?;
         fence(&mut tx, lease, now).await?;
-        for chunk in prepared.chunks(CHUNK) {
-            upsert(&mut tx, &org, &connection, kind, chunk, page.pass_id, now).await?;
+        for chunk in page.rows.chunks(CHUNK) {
+            upsert(&mut tx, &org, &connection, kind, chunk, &page.pass_id, now).await?;
         }
-        for p in &prepared {
-            if p.existed {
+        for row in &page.rows {
+            if row.existed {
                 outcome.updated += 1;
             } else {
                 outcome.created += 1;
@@ -206,17 +396,21 @@ impl Store {
         }
         match kind {
             ObjectKind::Deal => {
-                replace_deal_contacts(&mut tx, &org, &connection, &prepared).await?
+                let deals: Vec<&str> = page.rows.iter().map(|r| r.external_id.as_str()).collect();
+                replace_deal_contacts(&mut tx, &org, &connection, &deals, &page.deal_contacts)
+                    .await?
             }
-            ObjectKind::Pipeline => replace_stages(&mut tx, &org, &connection, &prepared).await?,
+            ObjectKind::Pipeline => {
+                replace_stages(&mut tx, &org, &connection, &page.stages).await?
+            }
             _ => {}
         }
         if !page.deletes.is_empty() {
-            outcome.deleted +=
-                delete_records(&mut tx, &org, &connection, kind, &page.deletes).await?;
+            let deletes: Vec<&str> = page.deletes.iter().map(String::as_str).collect();
+            outcome.deleted += delete_records(&mut tx, &org, &connection, kind, &deletes).await?;
         }
-        if page.full_pass && !seen_only.is_empty() {
-            for chunk in seen_only.chunks(CHUNK) {
+        if page.full_pass && !page.seen_only.is_empty() {
+            for chunk in page.seen_only.chunks(CHUNK) {
                 let marks = placeholders(3, chunk.len());
                 let sql = positional(
                     &tx,
@@ -226,17 +420,17 @@ impl Store {
                 );
                 let mut q = sqlx::query(sqlx::AssertSqlSafe(sql))
                     .persistent(false)
-                    .bind(page.pass_id.to_owned())
+                    .bind(page.pass_id.clone())
                     .bind(org.clone())
                     .bind(connection.clone());
                 for id in chunk {
-                    q = q.bind((*id).to_owned());
+                    q = q.bind(id.clone());
                 }
                 q.execute(&mut *tx).await?;
             }
         }
         if page.done && page.full_pass {
-            outcome.swept = sweep(&mut tx, &org, &connection, kind, page.pass_id).await?;
+            outcome.swept = sweep(&mut tx, &org, &connection, kind, &page.pass_id).await?;
         }
         if kind == ObjectKind::Owner && page.done {
             remap_owners(&mut tx, &org, &connection).await?;
@@ -249,21 +443,21 @@ impl Store {
         .bind(org.clone())
         .bind(connection.clone())
         .bind(kind.as_str())
-        .bind(page.checkpoint.to_owned())
-        .bind(page.checkpoint_pass_id.to_owned())
+        .bind(page.checkpoint.clone())
+        .bind(page.checkpoint_pass_id.clone())
         .bind(now)
         .execute(&mut *tx)
         .await?;
 
         let k = stats.kind(kind.as_str());
-        k.read += page.upserts.len() as u64;
+        k.read += page.read;
         k.created += outcome.created;
         k.updated += outcome.updated;
         k.unchanged += outcome.unchanged;
         k.deleted += outcome.deleted + outcome.swept;
         k.skipped += page.skipped;
-        k.pages += 1;
-        write_run(&mut tx, &org, page.run_id, stats).await?;
+        k.pages += page.pages;
+        write_run(&mut tx, &org, &page.run_id, stats).await?;
         add_quota(&mut tx, &org, &connection, &page.quota).await?;
         tx.commit().await?;
         Ok(outcome)
@@ -311,351 +505,4 @@ impl Store {
         conn.commit().await?;
         Ok(out)
     }
-}
-
-/// The fencing check: renew the lease inside this transaction or give up.
-pub(crate) async fn fence(
-    conn: &mut sqlx::AnyConnection,
-    lease: &JobLease,
-    now: i64,
-) -> Result<(), StoreError> {
-    if renew(conn, lease, now).await? {
-        Ok(())
-    } else {
-        Err(StoreError::Conflict("lease_lost"))
-    }
-}
-
-/// For SQLite, `$N` placeholders that appear once each in increasing order become
-/// anonymous `?`s. SQLite looks a named parameter up by a linear scan, and sqlx looks
-/// every parameter up by name, so a statement with thousands of `$N` binds cost time
-/// quadratic in their number (measured: a fifth of a sync's CPU); `?`s bind in order
-/// at no cost. PostgreSQL keeps `$N`.
-fn positional(conn: &sqlx::AnyConnection, sql: String) -> String {
-    if conn.backend_name() != "SQLite" {
-        return sql;
-    }
-    let mut out = String::with_capacity(sql.len());
-    let mut chars = sql.chars().peekable();
-    while let Some(c) = chars.next() {
-        if c == '$' && chars.peek().is_some_and(char::is_ascii_digit) {
-            while chars.peek().is_some_and(char::is_ascii_digit) {
-                chars.next();
-            }
-            out.push('?');
-        } else {
-            out.push(c);
-        }
-    }
-    out
-}
-
-/// `$start+1, …, $start+n`.
-fn placeholders(start: usize, n: usize) -> String {
-    (1..=n)
-        .map(|i| format!("${}", start + i))
-        .collect::<Vec<_>>()
-        .join(", ")
-}
-
-async fn upsert(
-    conn: &mut sqlx::AnyConnection,
-    org: &str,
-    connection: &str,
-    kind: ObjectKind,
-    rows: &[Prepared<'_>],
-    pass_id: &str,
-    now: i64,
-) -> Result<(), StoreError> {
-    if rows.is_empty() {
-        return Ok(());
-    }
-    let table = table(kind);
-    let own = columns(kind);
-    let common = [
-        "id",
-        "org_id",
-        "connection_id",
-        "external_id",
-        "updated_ms",
-        "raw_sealed",
-        "raw_key_id",
-        "synced_at",
-        "seen_pass",
-    ];
-    let width = common.len() + own.len();
-    let mut sql = format!(
-        "INSERT INTO {table} ({}, {}) VALUES ",
-        common.join(", "),
-        own.join(", ")
-    );
-    for r in 0..rows.len() {
-        if r > 0 {
-            sql.push_str(", ");
-        }
-        sql.push('(');
-        sql.push_str(&placeholders(r * width, width));
-        sql.push(')');
-    }
-    let updates: Vec<String> = common[4..]
-        .iter()
-        .chain(own.iter())
-        .map(|c| format!("{c} = excluded.{c}"))
-        .collect();
-    sql.push_str(&format!(
-        " ON CONFLICT (org_id, connection_id, external_id) DO UPDATE SET {} WHERE {table}.updated_ms <= excluded.updated_ms",
-        updates.join(", ")
-    ));
-    let mut vals = Vec::with_capacity(rows.len() * width);
-    for p in rows {
-        vals.extend([
-            Val::Text(Some(p.id.clone())),
-            Val::Text(Some(org.to_owned())),
-            Val::Text(Some(connection.to_owned())),
-            Val::Text(Some(p.record.external_id.clone())),
-            Val::Int(Some(p.record.updated_at_ms)),
-            Val::Text(Some(p.raw.token.clone())),
-            Val::Text(Some(p.raw.key_id.clone())),
-            Val::Int(Some(now)),
-            Val::Text(Some(pass_id.to_owned())),
-        ]);
-        vals.extend(values(p.record));
-        if kind == ObjectKind::Activity {
-            vals.push(Val::Text(p.body.as_ref().map(|b| b.token.clone())));
-            vals.push(Val::Text(p.body.as_ref().map(|b| b.key_id.clone())));
-        }
-    }
-    let sql = positional(conn, sql);
-    bind_all(sqlx::query(sqlx::AssertSqlSafe(sql)), vals)
-        .execute(conn)
-        .await?;
-    Ok(())
-}
-
-async fn replace_deal_contacts(
-    conn: &mut sqlx::AnyConnection,
-    org: &str,
-    connection: &str,
-    deals: &[Prepared<'_>],
-) -> Result<(), StoreError> {
-    let ids: Vec<&str> = deals
-        .iter()
-        .map(|p| p.record.external_id.as_str())
-        .collect();
-    delete_in(conn, org, connection, "crm_deal_contacts", "deal_ext", &ids).await?;
-    let mut pairs: Vec<(&str, &str)> = Vec::new();
-    for p in deals {
-        if let RecordData::Deal(d) = &p.record.data {
-            let mut contacts: Vec<&str> = d.contacts.iter().map(String::as_str).collect();
-            contacts.sort_unstable();
-            contacts.dedup();
-            pairs.extend(
-                contacts
-                    .into_iter()
-                    .map(|c| (p.record.external_id.as_str(), c)),
-            );
-        }
-    }
-    for chunk in pairs.chunks(CHUNK * 4) {
-        let mut sql = String::from(
-            "INSERT INTO crm_deal_contacts (org_id, connection_id, deal_ext, contact_ext) VALUES ",
-        );
-        let mut vals = Vec::with_capacity(chunk.len() * 4);
-        for (i, (deal, contact)) in chunk.iter().enumerate() {
-            if i > 0 {
-                sql.push_str(", ");
-            }
-            sql.push_str(&format!("({})", placeholders(i * 4, 4)));
-            vals.extend([
-                Val::Text(Some(org.to_owned())),
-                Val::Text(Some(connection.to_owned())),
-                Val::Text(Some((*deal).to_owned())),
-                Val::Text(Some((*contact).to_owned())),
-            ]);
-        }
-        let sql = positional(conn, sql);
-        bind_all(sqlx::query(sqlx::AssertSqlSafe(sql)), vals)
-            .execute(&mut *conn)
-            .await?;
-    }
-    Ok(())
-}
-
-async fn replace_stages(
-    conn: &mut sqlx::AnyConnection,
-    org: &str,
-    connection: &str,
-    pipelines: &[Prepared<'_>],
-) -> Result<(), StoreError> {
-    let ids: Vec<&str> = pipelines
-        .iter()
-        .map(|p| p.record.external_id.as_str())
-        .collect();
-    delete_in(conn, org, connection, "crm_stages", "pipeline_ext", &ids).await?;
-    for p in pipelines {
-        let RecordData::Pipeline(pipeline) = &p.record.data else {
-            continue;
-        };
-        let mut seen = std::collections::HashSet::new();
-        for s in pipeline
-            .stages
-            .iter()
-            .filter(|s| seen.insert(s.external_id.as_str()))
-        {
-            sqlx::query(
-                "INSERT INTO crm_stages (org_id, connection_id, pipeline_ext, external_id, label, display_order, probability, is_closed, is_won) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
-            )
-            .bind(org.to_owned())
-            .bind(connection.to_owned())
-            .bind(p.record.external_id.clone())
-            .bind(s.external_id.clone())
-            .bind(s.label.clone())
-            .bind(s.display_order)
-            .bind(s.probability.filter(|v| v.is_finite()))
-            .bind(i64::from(s.is_closed))
-            .bind(i64::from(s.is_won))
-            .execute(&mut *conn)
-            .await?;
-        }
-    }
-    Ok(())
-}
-
-/// `DELETE FROM table WHERE … AND column IN (ids)`, chunked; rows removed.
-async fn delete_in(
-    conn: &mut sqlx::AnyConnection,
-    org: &str,
-    connection: &str,
-    table: &str,
-    column: &str,
-    ids: &[&str],
-) -> Result<u64, StoreError> {
-    let mut removed = 0;
-    for chunk in ids.chunks(CHUNK * 2) {
-        let marks = placeholders(2, chunk.len());
-        let sql = positional(
-            conn,
-            format!(
-                "DELETE FROM {table} WHERE org_id = $1 AND connection_id = $2 AND {column} IN ({marks})"
-            ),
-        );
-        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql))
-            .persistent(false)
-            .bind(org.to_owned())
-            .bind(connection.to_owned());
-        for id in chunk {
-            q = q.bind((*id).to_owned());
-        }
-        removed += q.execute(&mut *conn).await?.rows_affected();
-    }
-    Ok(removed)
-}
-
-async fn delete_records(
-    conn: &mut sqlx::AnyConnection,
-    org: &str,
-    connection: &str,
-    kind: ObjectKind,
-    ids: &[&str],
-) -> Result<u64, StoreError> {
-    let removed = delete_in(conn, org, connection, table(kind), "external_id", ids).await?;
-    match kind {
-        ObjectKind::Deal => {
-            delete_in(conn, org, connection, "crm_deal_contacts", "deal_ext", ids).await?;
-        }
-        ObjectKind::Pipeline => {
-            delete_in(conn, org, connection, "crm_stages", "pipeline_ext", ids).await?;
-        }
-        _ => {}
-    }
-    Ok(removed)
-}
-
-/// After a complete full pass: delete what it did not see (gone from the CRM).
-async fn sweep(
-    conn: &mut sqlx::AnyConnection,
-    org: &str,
-    connection: &str,
-    kind: ObjectKind,
-    pass_id: &str,
-) -> Result<u64, StoreError> {
-    let table = table(kind);
-    let sql =
-        format!("DELETE FROM {table} WHERE org_id = $1 AND connection_id = $2 AND seen_pass <> $3");
-    let removed = sqlx::query(sqlx::AssertSqlSafe(sql))
-        .bind(org.to_owned())
-        .bind(connection.to_owned())
-        .bind(pass_id.to_owned())
-        .execute(&mut *conn)
-        .await?
-        .rows_affected();
-    let orphans = match kind {
-        ObjectKind::Deal => Some(("crm_deal_contacts", "deal_ext", "crm_deals")),
-        ObjectKind::Pipeline => Some(("crm_stages", "pipeline_ext", "crm_pipelines")),
-        _ => None,
-    };
-    if let Some((child, column, parent)) = orphans {
-        let sql = format!(
-            "DELETE FROM {child} WHERE org_id = $1 AND connection_id = $2 AND {column} NOT IN \
-             (SELECT external_id FROM {parent} WHERE org_id = $1 AND connection_id = $2)"
-        );
-        sqlx::query(sqlx::AssertSqlSafe(sql))
-            .bind(org.to_owned())
-            .bind(connection.to_owned())
-            .execute(&mut *conn)
-            .await?;
-    }
-    Ok(removed)
-}
-
-/// Recompute which Pitchside user each owner of a connection is: the manual mapping
-/// when set, else the active user with the owner's email.
-pub(crate) async fn remap_owners(
-    conn: &mut sqlx::AnyConnection,
-    org: &str,
-    connection: &str,
-) -> Result<(), StoreError> {
-    sqlx::query(
-        "UPDATE crm_owners SET user_id = CASE \
-           WHEN user_override = 'none' THEN NULL \
-           WHEN user_override IS NOT NULL THEN user_override \
-           ELSE (SELECT u.id FROM users u WHERE u.org_id = crm_owners.org_id \
-                 AND LOWER(u.email) = crm_owners.email AND u.disabled_at IS NULL ORDER BY u.id LIMIT 1) END \
-         WHERE org_id = $1 AND connection_id = $2",
-    )
-    .bind(org.to_owned())
-    .bind(connection.to_owned())
-    .execute(conn)
-    .await?;
-    Ok(())
-}
-
-/// Remove everything synced through a connection.
-pub(crate) async fn delete_connection_data(
-    conn: &mut sqlx::AnyConnection,
-    org: &str,
-    connection: &str,
-) -> Result<(), StoreError> {
-    for table in [
-        "crm_deal_contacts",
-        "crm_stages",
-        "crm_activities",
-        "crm_deals",
-        "crm_contacts",
-        "crm_companies",
-        "crm_pipelines",
-        "crm_owners",
-        "crm_checkpoints",
-        "crm_quota",
-        "crm_sync_runs",
-    ] {
-        let sql = format!("DELETE FROM {table} WHERE org_id = $1 AND connection_id = $2");
-        sqlx::query(sqlx::AssertSqlSafe(sql))
-            .bind(org.to_owned())
-            .bind(connection.to_owned())
-            .execute(&mut *conn)
-            .await?;
-    }
-    Ok(())
 }

@@ -8,6 +8,7 @@
 
 mod connections;
 mod mirror;
+mod mirror_sql;
 mod read;
 mod rows;
 mod runs;
@@ -15,7 +16,7 @@ mod runs;
 pub use connections::{
     AuthKind, Connection, ConnectionStatus, NewConnection, OAUTH_STATE_SECS, OwnerMapping, Tokens,
 };
-pub use mirror::{PageOutcome, PageWrite};
+pub use mirror::{PageOutcome, PageWrite, PreparedPage, RecentIds};
 pub use read::{
     ActivityFilter, ActivityRow, CompanyRow, ContactRow, DealFilter, DealRow, OwnerRef, StageRef,
     StageTotal,
@@ -67,7 +68,7 @@ impl Store {
         let (org, id) = lease_target(lease)?;
         let now = self.clock.now();
         let mut tx = self.org_tx(&org).await?;
-        mirror::fence(&mut tx, lease, now).await?;
+        mirror_sql::fence(&mut tx, lease, now).await?;
         self.write_tokens(&mut tx, &org, &id, tokens, now).await?;
         tx.commit().await?;
         Ok(())
