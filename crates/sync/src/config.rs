@@ -43,7 +43,7 @@ impl Default for SyncConfig {
             oauth_apps: HashMap::new(),
             http: HttpOptions::default(),
             lease_secs: 60,
-            poll_interval: Duration::from_secs(2),
+            poll_interval: Duration::from_secs(1),
             page_attempts: 4,
             page_backoff: Duration::from_millis(500),
             daily_budgets: HashMap::new(),

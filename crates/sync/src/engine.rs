@@ -815,9 +815,9 @@ impl Drop for AbortOnDrop {
 const ANALYZE_AT: [u64; 3] = [2_000, 20_000, 200_000];
 
 /// Records fetched ahead of the writer, at most (bounds memory whatever the page size).
-const RECORDS_AHEAD: usize = 8_000;
+const RECORDS_AHEAD: usize = 6_000;
 /// Records written in one transaction, at most (a single larger page is written whole).
-const GROUP_RECORDS: usize = 4_000;
+const GROUP_RECORDS: usize = 3_000;
 
 /// A fetched page (or the failure to fetch one) and its room in the buffer ahead.
 type Fetched = (

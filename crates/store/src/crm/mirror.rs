@@ -384,9 +384,6 @@ impl Store {
         };
         let mut tx = self.org_tx(&org).await?;
         fence(&mut tx, lease, now).await?;
-        for chunk in page.rows.chunks(CHUNK) {
-            upsert(&mut tx, &org, &connection, kind, chunk, &page.pass_id, now).await?;
-        }
         for row in &page.rows {
             if row.existed {
                 outcome.updated += 1;
@@ -394,9 +391,19 @@ impl Store {
                 outcome.created += 1;
             }
         }
+        let written: Vec<String> = match kind {
+            ObjectKind::Deal => page.rows.iter().map(|r| r.external_id.clone()).collect(),
+            _ => Vec::new(),
+        };
+        let mut rows = page.rows;
+        while !rows.is_empty() {
+            let rest = rows.split_off(rows.len().min(CHUNK));
+            upsert(&mut tx, &org, &connection, kind, rows, &page.pass_id, now).await?;
+            rows = rest;
+        }
         match kind {
             ObjectKind::Deal => {
-                let deals: Vec<&str> = page.rows.iter().map(|r| r.external_id.as_str()).collect();
+                let deals: Vec<&str> = written.iter().map(String::as_str).collect();
                 replace_deal_contacts(&mut tx, &org, &connection, &deals, &page.deal_contacts)
                     .await?
             }

@@ -62,7 +62,7 @@ pub(super) async fn upsert(
     org: &str,
     connection: &str,
     kind: ObjectKind,
-    rows: &[PreparedRow],
+    rows: Vec<PreparedRow>,
     pass_id: &str,
     now: i64,
 ) -> Result<(), StoreError> {
@@ -106,22 +106,24 @@ pub(super) async fn upsert(
         updates.join(", ")
     ));
     let mut vals = Vec::with_capacity(rows.len() * width);
+    // The rows' values move into the statement: sealed payloads are not copied again.
     for p in rows {
         vals.extend([
-            Val::Text(Some(p.id.clone())),
+            Val::Text(Some(p.id)),
             Val::Text(Some(org.to_owned())),
             Val::Text(Some(connection.to_owned())),
-            Val::Text(Some(p.external_id.clone())),
+            Val::Text(Some(p.external_id)),
             Val::Int(Some(p.updated_ms)),
-            Val::Text(Some(p.raw.token.clone())),
-            Val::Text(Some(p.raw.key_id.clone())),
+            Val::Text(Some(p.raw.token)),
+            Val::Text(Some(p.raw.key_id)),
             Val::Int(Some(now)),
             Val::Text(Some(pass_id.to_owned())),
         ]);
-        vals.extend(p.values.iter().cloned());
+        vals.extend(p.values);
         if kind == ObjectKind::Activity {
-            vals.push(Val::Text(p.body.as_ref().map(|b| b.token.clone())));
-            vals.push(Val::Text(p.body.as_ref().map(|b| b.key_id.clone())));
+            let (token, key_id) = p.body.map(|b| (b.token, b.key_id)).unzip();
+            vals.push(Val::Text(token));
+            vals.push(Val::Text(key_id));
         }
     }
     let sql = positional(conn, sql);
