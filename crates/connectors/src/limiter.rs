@@ -86,6 +86,16 @@ impl Limiter {
         }
     }
 
+    /// Use `max` per `window` from now on, higher or lower than before: for providers
+    /// whose headers state this client's own limit (HubSpot's
+    /// `X-HubSpot-RateLimit-Max`), which may exceed the conservative default (a
+    /// Professional account's 190 per 10 s).
+    pub fn adopt(&self, max: u32, window: Duration) {
+        let mut s = self.lock();
+        s.max = Some(max.max(1));
+        s.window = window;
+    }
+
     /// Send nothing for `pause` (a 429's `Retry-After`, or an exhausted window).
     pub fn pause_for(&self, pause: Duration) {
         let mut s = self.lock();
@@ -167,6 +177,15 @@ mod tests {
         limiter.pause_for(Duration::from_secs(1));
         limiter.acquire().await;
         assert_eq!(start.elapsed(), Duration::from_secs(3));
+    }
+
+    #[test]
+    fn adopt_takes_the_stated_limit_either_way() {
+        let limiter = Limiter::new(100, Duration::from_secs(10));
+        limiter.adopt(190, Duration::from_secs(10));
+        assert_eq!(limiter.limit(), Some((190, Duration::from_secs(10))));
+        limiter.adopt(50, Duration::from_secs(10));
+        assert_eq!(limiter.limit(), Some((50, Duration::from_secs(10))));
     }
 
     #[test]

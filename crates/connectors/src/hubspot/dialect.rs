@@ -5,7 +5,7 @@
 //! burst window (wait `Retry-After`, else the window's length); `SECONDLY` is the
 //! search API's per-second limit (wait a second). 401 is an expired or revoked token.
 //! 423 (record locked) and 477 (portal migration) are retried. Every answer's
-//! `X-HubSpot-RateLimit-Max` / `-Interval-Milliseconds` tighten our burst limiter, and
+//! `X-HubSpot-RateLimit-Max` / `-Interval-Milliseconds` set our burst limiter, and
 //! `-Daily` / `-Daily-Remaining` (private apps only) go to the meter.
 
 use std::time::Duration;
@@ -93,7 +93,8 @@ impl Dialect for HubspotDialect {
             && max > 0
             && interval > 0
         {
-            burst.tighten(
+            // HubSpot states this app's own burst limit: use it, up or down.
+            burst.adopt(
                 u32::try_from(max).unwrap_or(u32::MAX),
                 Duration::from_millis(interval),
             );
@@ -166,7 +167,7 @@ mod tests {
     }
 
     #[test]
-    fn headers_tighten_the_burst_limiter_and_feed_the_meter() {
+    fn headers_set_the_burst_limiter_and_feed_the_meter() {
         let d = HubspotDialect { pace: true };
         let meter = Meter::default();
         let limiters = [
