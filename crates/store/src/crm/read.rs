@@ -158,6 +158,20 @@ impl Where {
             first,
         }
     }
+
+    /// The filters every list starts with: after the page's cursor, and (optionally)
+    /// records owned by one user. Records are aliased `alias`.
+    fn list(alias: &str, page: &PageRequest, owner: Option<UserId>) -> Self {
+        let mut w = Self::new(5);
+        w.and(
+            &format!("{alias}.id > ?"),
+            Val::Text(Some(page.after_or_start())),
+        );
+        if let Some(owner) = owner {
+            w.and("o.user_id = ?", Val::Text(Some(owner.to_string())));
+        }
+        w
+    }
     /// `fragment` with `?` standing for the next placeholder.
     fn and(&mut self, fragment: &str, val: Val) {
         let n = self.first + self.vals.len();
@@ -284,6 +298,33 @@ impl Store {
         Ok(rows)
     }
 
+    /// One page of a list: `select` (the columns, `FROM` the table aliased `alias`),
+    /// the owner's joins then `joins`, filtered by visibility and `w`, in id order.
+    #[allow(clippy::too_many_arguments)]
+    async fn list_page<T>(
+        &self,
+        scope: &Scope,
+        alias: &str,
+        select: &str,
+        joins: &str,
+        mut w: Where,
+        page: &PageRequest,
+        map: impl Fn(&AnyRow) -> Result<T, StoreError>,
+        id: impl Fn(&T) -> String,
+    ) -> Result<Page<T>, StoreError> {
+        let limit = w.first + w.vals.len();
+        w.vals.push(Val::Int(Some(page.fetch())));
+        let sql = format!(
+            "{MANAGED_TEAMS_CTE} {select} {}{joins} WHERE {}{} ORDER BY {alias}.id LIMIT ${limit}",
+            owner_join(alias),
+            visible(alias),
+            w.sql
+        );
+        let rows = self.crm_query(scope, sql, w.vals).await?;
+        let items = rows.iter().map(map).collect::<Result<Vec<_>, _>>()?;
+        Ok(Page::from_rows(items, page.limit, id))
+    }
+
     /// Deals this viewer sees, oldest first.
     pub async fn list_deals(
         &self,
@@ -291,11 +332,7 @@ impl Store {
         filter: &DealFilter,
         page: &PageRequest,
     ) -> Result<Page<DealRow>, StoreError> {
-        let mut w = Where::new(5);
-        w.and("d.id > ?", Val::Text(Some(page.after_or_start())));
-        if let Some(owner) = filter.owner {
-            w.and("o.user_id = ?", Val::Text(Some(owner.to_string())));
-        }
+        let mut w = Where::list("d", page, filter.owner);
         if let Some(stage) = &filter.stage {
             w.and("d.stage_ext = ?", Val::Text(Some(stage.clone())));
         }
@@ -311,17 +348,17 @@ impl Store {
         if let Some(to) = &filter.close_to {
             w.and("d.close_date <= ?", Val::Text(Some(to.clone())));
         }
-        let limit = w.first + w.vals.len();
-        w.vals.push(Val::Int(Some(page.fetch())));
-        let sql = format!(
-            "{MANAGED_TEAMS_CTE} {DEAL_SELECT} {}{DEAL_JOINS} WHERE {}{} ORDER BY d.id LIMIT ${limit}",
-            owner_join("d"),
-            visible("d"),
-            w.sql
-        );
-        let rows = self.crm_query(scope, sql, w.vals).await?;
-        let deals = rows.iter().map(deal_row).collect::<Result<Vec<_>, _>>()?;
-        Ok(Page::from_rows(deals, page.limit, |d| d.id.clone()))
+        self.list_page(
+            scope,
+            "d",
+            DEAL_SELECT,
+            DEAL_JOINS,
+            w,
+            page,
+            deal_row,
+            |d| d.id.clone(),
+        )
+        .await
     }
 
     /// One deal, if this viewer sees it.
@@ -347,40 +384,26 @@ impl Store {
         owner: Option<UserId>,
         page: &PageRequest,
     ) -> Result<Page<ContactRow>, StoreError> {
-        let mut w = Where::new(5);
-        w.and("r.id > ?", Val::Text(Some(page.after_or_start())));
-        if let Some(owner) = owner {
-            w.and("o.user_id = ?", Val::Text(Some(owner.to_string())));
-        }
-        let limit = w.first + w.vals.len();
-        w.vals.push(Val::Int(Some(page.fetch())));
-        let sql = format!(
-            "{MANAGED_TEAMS_CTE} SELECT r.id, c.provider, r.external_id, r.name, r.email, r.phone, r.title, \
+        let select = "SELECT r.id, c.provider, r.external_id, r.name, r.email, r.phone, r.title, \
              r.company_ext, r.owner_ext, o.name AS owner_name, o.user_id AS owner_user, r.updated_ms \
-             FROM crm_contacts r {} WHERE {}{} ORDER BY r.id LIMIT ${limit}",
-            owner_join("r"),
-            visible("r"),
-            w.sql
-        );
-        let rows = self.crm_query(scope, sql, w.vals).await?;
-        let items = rows
-            .iter()
-            .map(|row| {
-                Ok(ContactRow {
-                    id: row.try_get("id")?,
-                    provider: provider(row)?,
-                    external_id: row.try_get("external_id")?,
-                    name: row.try_get("name")?,
-                    email: row.try_get("email")?,
-                    phone: row.try_get("phone")?,
-                    title: row.try_get("title")?,
-                    company_external_id: row.try_get("company_ext")?,
-                    owner: owner_ref(row)?,
-                    updated_at: row.try_get::<i64, _>("updated_ms")? / 1000,
-                })
+             FROM crm_contacts r";
+        let map = |row: &AnyRow| {
+            Ok(ContactRow {
+                id: row.try_get("id")?,
+                provider: provider(row)?,
+                external_id: row.try_get("external_id")?,
+                name: row.try_get("name")?,
+                email: row.try_get("email")?,
+                phone: row.try_get("phone")?,
+                title: row.try_get("title")?,
+                company_external_id: row.try_get("company_ext")?,
+                owner: owner_ref(row)?,
+                updated_at: row.try_get::<i64, _>("updated_ms")? / 1000,
             })
-            .collect::<Result<Vec<_>, StoreError>>()?;
-        Ok(Page::from_rows(items, page.limit, |c| c.id.clone()))
+        };
+        let w = Where::list("r", page, owner);
+        self.list_page(scope, "r", select, "", w, page, map, |c| c.id.clone())
+            .await
     }
 
     /// Companies this viewer sees, oldest first.
@@ -390,38 +413,24 @@ impl Store {
         owner: Option<UserId>,
         page: &PageRequest,
     ) -> Result<Page<CompanyRow>, StoreError> {
-        let mut w = Where::new(5);
-        w.and("r.id > ?", Val::Text(Some(page.after_or_start())));
-        if let Some(owner) = owner {
-            w.and("o.user_id = ?", Val::Text(Some(owner.to_string())));
-        }
-        let limit = w.first + w.vals.len();
-        w.vals.push(Val::Int(Some(page.fetch())));
-        let sql = format!(
-            "{MANAGED_TEAMS_CTE} SELECT r.id, c.provider, r.external_id, r.name, r.domain, r.industry, \
+        let select = "SELECT r.id, c.provider, r.external_id, r.name, r.domain, r.industry, \
              r.owner_ext, o.name AS owner_name, o.user_id AS owner_user, r.updated_ms \
-             FROM crm_companies r {} WHERE {}{} ORDER BY r.id LIMIT ${limit}",
-            owner_join("r"),
-            visible("r"),
-            w.sql
-        );
-        let rows = self.crm_query(scope, sql, w.vals).await?;
-        let items = rows
-            .iter()
-            .map(|row| {
-                Ok(CompanyRow {
-                    id: row.try_get("id")?,
-                    provider: provider(row)?,
-                    external_id: row.try_get("external_id")?,
-                    name: row.try_get("name")?,
-                    domain: row.try_get("domain")?,
-                    industry: row.try_get("industry")?,
-                    owner: owner_ref(row)?,
-                    updated_at: row.try_get::<i64, _>("updated_ms")? / 1000,
-                })
+             FROM crm_companies r";
+        let map = |row: &AnyRow| {
+            Ok(CompanyRow {
+                id: row.try_get("id")?,
+                provider: provider(row)?,
+                external_id: row.try_get("external_id")?,
+                name: row.try_get("name")?,
+                domain: row.try_get("domain")?,
+                industry: row.try_get("industry")?,
+                owner: owner_ref(row)?,
+                updated_at: row.try_get::<i64, _>("updated_ms")? / 1000,
             })
-            .collect::<Result<Vec<_>, StoreError>>()?;
-        Ok(Page::from_rows(items, page.limit, |c| c.id.clone()))
+        };
+        let w = Where::list("r", page, owner);
+        self.list_page(scope, "r", select, "", w, page, map, |c| c.id.clone())
+            .await
     }
 
     /// Activities this viewer sees, oldest first; bodies opened when `with_body`.
@@ -432,11 +441,7 @@ impl Store {
         page: &PageRequest,
         with_body: bool,
     ) -> Result<Page<ActivityRow>, StoreError> {
-        let mut w = Where::new(5);
-        w.and("r.id > ?", Val::Text(Some(page.after_or_start())));
-        if let Some(owner) = filter.owner {
-            w.and("o.user_id = ?", Val::Text(Some(owner.to_string())));
-        }
+        let mut w = Where::list("r", page, filter.owner);
         if let Some(t) = &filter.activity_type {
             w.and("r.activity_type = ?", Val::Text(Some(t.clone())));
         }
@@ -452,20 +457,12 @@ impl Store {
         if let Some(deal) = &filter.deal {
             w.and("r.deal_ext = ?", Val::Text(Some(deal.clone())));
         }
-        let limit = w.first + w.vals.len();
-        w.vals.push(Val::Int(Some(page.fetch())));
-        let sql = format!(
-            "{MANAGED_TEAMS_CTE} {ACTIVITY_SELECT} {} WHERE {}{} ORDER BY r.id LIMIT ${limit}",
-            owner_join("r"),
-            visible("r"),
-            w.sql
-        );
-        let rows = self.crm_query(scope, sql, w.vals).await?;
-        let items = rows
-            .iter()
-            .map(|row| self.activity_row(&scope.org(), row, with_body))
-            .collect::<Result<Vec<_>, _>>()?;
-        Ok(Page::from_rows(items, page.limit, |a| a.id.clone()))
+        let org = scope.org();
+        let map = |row: &AnyRow| self.activity_row(&org, row, with_body);
+        self.list_page(scope, "r", ACTIVITY_SELECT, "", w, page, map, |a| {
+            a.id.clone()
+        })
+        .await
     }
 
     /// The latest activities of a user this viewer sees, newest first.
