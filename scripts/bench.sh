@@ -17,6 +17,8 @@ run() {
     for _ in $(seq 1 50); do curl -fs "$PITCHSIDE_PUBLIC_URL/healthz" >/dev/null 2>&1 && break; sleep 0.2; done
     sleep 2
     "$bench" "$PITCHSIDE_PUBLIC_URL" "$server"
+    # PostgreSQL: how many statements answered the session checks (batching).
+    curl -fs "$PITCHSIDE_PUBLIC_URL/metrics" | grep -E '^pitchside_session_check' || true
     kill "$server"; wait "$server" 2>/dev/null || true
 }
 

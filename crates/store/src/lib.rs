@@ -36,6 +36,7 @@ mod page;
 mod rotation;
 mod scope;
 mod session;
+mod session_batch;
 mod teams;
 mod users;
 
@@ -135,6 +136,9 @@ pub struct Store {
     directories: std::sync::Arc<directory::DirectoryCache>,
     /// SQLite only: direct reads for the session check (see `fastread.rs`).
     fast: Option<std::sync::Arc<fastread::FastReads>>,
+    /// PostgreSQL only: concurrent session checks share round trips (see
+    /// `session_batch.rs`).
+    sessions: std::sync::Arc<session_batch::SessionBatcher>,
 }
 
 impl std::fmt::Debug for Store {
@@ -211,6 +215,7 @@ impl Store {
             clock,
             directories: Default::default(),
             fast,
+            sessions: Default::default(),
         })
     }
 

@@ -12,6 +12,7 @@ use sqlx::any::AnyRow;
 
 use crate::auth::SESSION_IDLE_SECS;
 use crate::fastread::{Fallback, SessionRow};
+use crate::session_batch::Unbatched;
 use crate::{Dialect, Origin, Scope, Store, StoreError, checked_org};
 
 /// The SQLite form of PostgreSQL's `session_check` function: the same columns.
@@ -47,7 +48,17 @@ impl Store {
                 Ok(row) => row,
                 Err(Fallback) => self.session_row(binds).await?,
             },
-            _ => self.session_row(binds).await?,
+            (Dialect::Postgres, _) => {
+                match self
+                    .sessions
+                    .check(&self.pool, &self.clock, org_id, session_id, user_id)
+                    .await
+                {
+                    Ok(row) => row?,
+                    Err(Unbatched) => self.session_row(binds).await?,
+                }
+            }
+            (Dialect::Sqlite, None) => self.session_row(binds).await?,
         };
         let row = row.ok_or(StoreError::Unauthenticated)?;
         if let Some(jti) = refresh_jti
@@ -93,6 +104,13 @@ impl Store {
         row.map(|r| from_any_row(&r)).transpose()
     }
 
+    /// PostgreSQL session checks answered and the statements that answered them
+    /// (batched, see `session_batch.rs`); `None` on SQLite (for tests and benchmarks).
+    #[doc(hidden)]
+    pub fn session_batch_stats(&self) -> Option<(u64, u64)> {
+        (self.dialect == Dialect::Postgres).then(|| self.sessions.stats())
+    }
+
     /// Direct SQLite reads answered and handed back to sqlx, `None` on PostgreSQL (for
     /// tests).
     #[doc(hidden)]
@@ -101,7 +119,7 @@ impl Store {
     }
 }
 
-fn from_any_row(row: &AnyRow) -> Result<SessionRow, StoreError> {
+pub(crate) fn from_any_row(row: &AnyRow) -> Result<SessionRow, StoreError> {
     Ok(SessionRow {
         id: row.try_get("id")?,
         org_id: row.try_get("org_id")?,

@@ -122,7 +122,18 @@ pub(crate) async fn render(State(state): State<AppState>, headers: HeaderMap) ->
             return StatusCode::UNAUTHORIZED.into_response();
         }
     }
-    let mut response = state.metrics.render().into_response();
+    let mut body = state.metrics.render();
+    if let Some((checks, statements)) = state.store.session_batch_stats() {
+        body.push_str(&format!(
+            "# HELP pitchside_session_checks_total Session checks answered by PostgreSQL.\n\
+             # TYPE pitchside_session_checks_total counter\n\
+             pitchside_session_checks_total {checks}\n\
+             # HELP pitchside_session_check_statements_total Statements that answered them (concurrent checks share one).\n\
+             # TYPE pitchside_session_check_statements_total counter\n\
+             pitchside_session_check_statements_total {statements}\n"
+        ));
+    }
+    let mut response = body.into_response();
     response.headers_mut().insert(
         header::CONTENT_TYPE,
         HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),

@@ -23,6 +23,15 @@ async fn health_readiness_and_metrics() {
         let text = r.text().await.expect("text");
         assert!(text.contains(r#"pitchside_http_requests_total{route="/api/v1/users",method="GET",status="200"} 1"#), "{text}");
         assert!(text.contains(r#"pitchside_http_request_duration_seconds_bucket{route="/api/v1/users",method="GET",le="+Inf"} 1"#));
+        // PostgreSQL exports its batched session checks: at least the list's.
+        let checks = text
+            .lines()
+            .find_map(|l| l.strip_prefix("pitchside_session_checks_total "))
+            .map(|n| n.parse::<u64>().expect("a count"));
+        match backend {
+            testkit::Backend::Postgres => assert!(checks.is_some_and(|n| n >= 1), "{text}"),
+            testkit::Backend::Sqlite => assert_eq!(checks, None),
+        }
         // Closing the database makes the instance not ready, but still alive.
         app.store().close().await;
         assert_eq!(get("/readyz").await.expect("r").status(), 503);
