@@ -20,6 +20,11 @@
 
 mod sync_bench;
 
+/// The allocator the `pitchside` binary uses; here it serves the mock CRM, whose CPU
+/// shares the machine with the server under test.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};

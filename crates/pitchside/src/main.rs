@@ -5,6 +5,12 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
+/// mimalloc instead of the system allocator: the CRM sync allocates and frees many
+/// 1–2 KiB buffers (pages, payloads, sealed values), where glibc's malloc spent a quarter
+/// of the sync's CPU (docs/decisions/0010-allocator.md).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> ExitCode {
     let cli = pitchside::Cli::parse();
     let runtime = match tokio::runtime::Builder::new_multi_thread()

@@ -184,7 +184,7 @@ impl Store {
                             conn.execute(
                                 "PRAGMA journal_mode = WAL; PRAGMA busy_timeout = 10000; \
                                  PRAGMA foreign_keys = ON; PRAGMA synchronous = NORMAL; \
-                                 PRAGMA cache_size = -16384;",
+                                 PRAGMA cache_size = -16384; PRAGMA wal_autocheckpoint = 4000;",
                             )
                             .await?;
                         }

@@ -5,6 +5,10 @@
 
 mod common;
 
+/// The allocator of the `pitchside` binary, so the figures are the binary's.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use std::time::Instant;
 
 use common::Harness;
