@@ -127,6 +127,10 @@ pub struct DealSeed {
     pub next_step: Option<String>,
     /// When the deal reached its closed stage, if it did.
     pub closed_ms: Option<i64>,
+    /// The stages the deal went through, oldest first: (index into [`STAGES`], when it
+    /// entered it). Version 0's stage at creation, then each version that moved it, at
+    /// times spread evenly between creation and the latest modification.
+    pub stage_history: Vec<(usize, i64)>,
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -503,12 +507,22 @@ impl World {
         let v = u64::from(meta.version);
         let pipelines = self.count(ObjectKind::Pipeline).max(1);
         // Modifications move open deals along and change the amount.
-        let base_stage = (h % 6) as usize;
-        let stage = if base_stage < 4 {
-            (base_stage + v as usize).min(4 + (h as usize >> 3) % 2)
-        } else {
-            base_stage
+        let stage_at = |version: u64| {
+            let base_stage = (h % 6) as usize;
+            if base_stage < 4 {
+                (base_stage + version as usize).min(4 + (h as usize >> 3) % 2)
+            } else {
+                base_stage
+            }
         };
+        let stage = stage_at(v);
+        let mut stage_history = vec![(stage_at(0), meta.created_ms)];
+        for k in 1..=v {
+            let at = meta.created_ms + (meta.updated_ms - meta.created_ms) * k as i64 / v as i64;
+            if stage_at(k) != stage_at(k - 1) {
+                stage_history.push((stage_at(k), at));
+            }
+        }
         let company = (self.spec.companies > 0 && !h.is_multiple_of(8))
             .then(|| (h >> 12) % self.spec.companies.max(1));
         let contacts = if self.spec.contacts == 0 {
@@ -542,6 +556,7 @@ impl World {
             contacts,
             next_step: (!closed).then(|| pick(NEXT_STEPS, h >> 52).to_owned()),
             closed_ms: closed.then_some(meta.updated_ms),
+            stage_history,
             meta,
         })
     }

@@ -5,7 +5,8 @@
 mod common;
 
 use common::Harness;
-use domain::crm::{ObjectKind, Provider};
+use domain::crm::{ObjectKind, Provider, StageChange};
+use mockcrm::world::STAGES;
 use mockcrm::{MockOptions, WorldSpec};
 use testkit::backends;
 
@@ -19,6 +20,34 @@ async fn counts_match(h: &Harness) {
         let live = h.mock.state.world.live_count(kind) as i64;
         assert_eq!(h.count(table).await, live, "{:?} {table}", h.provider);
     }
+}
+
+/// Salesforce deals carry their stage history (the OpportunityHistories subquery):
+/// every live deal's, as the mock's world has it, after modifications moved some along.
+async fn stage_histories_match(h: &Harness) {
+    let world = &h.mock.state.world;
+    let mut moved = 0;
+    for idx in 0..world.live_count(ObjectKind::Deal) + 10 {
+        let Some(deal) = world.deal(idx) else {
+            continue;
+        };
+        let expected: Vec<StageChange> = deal
+            .stage_history
+            .iter()
+            .map(|(stage, ms)| StageChange {
+                stage: STAGES[*stage].0.to_owned(),
+                at: ms / 1000,
+            })
+            .collect();
+        moved += usize::from(expected.len() > 1);
+        let json = serde_json::to_string(&expected).expect("json");
+        let sql = format!(
+            "SELECT COUNT(*) FROM crm_deals WHERE external_id = '{}' AND stage_history = '{json}'",
+            h.external_id(ObjectKind::Deal, idx)
+        );
+        assert_eq!(h.scalar(&sql).await, 1, "deal {idx}: {json}");
+    }
+    assert!(moved > 0, "some deals moved between stages");
 }
 
 #[tokio::test]
@@ -77,6 +106,9 @@ async fn every_provider_syncs_fully_then_incrementally_and_only_reads() {
                 "{provider:?}"
             );
             counts_match(&h).await;
+            if provider == Provider::Salesforce {
+                stage_histories_match(&h).await;
+            }
 
             for r in h.mock.state.requests() {
                 let read_post = provider == Provider::Hubspot

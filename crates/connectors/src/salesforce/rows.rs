@@ -6,7 +6,7 @@ use std::borrow::Cow;
 
 use domain::crm::{
     Activity, ActivityType, Amount, Company, Contact, Deal, Direction, Owner, Record, RecordData,
-    Stage, clean_text, currency_code, email_key,
+    Stage, StageChange, clean_text, currency_code, email_key,
 };
 use serde::Deserialize;
 use serde_json::value::RawValue;
@@ -106,6 +106,13 @@ struct Children<'a> {
     records: Vec<RoleRow<'a>>,
 }
 
+/// The `OpportunityHistories` subquery's result.
+#[derive(Deserialize)]
+struct Histories<'a> {
+    #[serde(borrow, default)]
+    records: Vec<HistoryRow<'a>>,
+}
+
 #[derive(Deserialize)]
 #[serde(rename_all = "PascalCase")]
 struct RoleRow<'a> {
@@ -143,6 +150,19 @@ struct OpportunityRow<'a> {
     created_date: Text<'a>,
     #[serde(borrow, default)]
     opportunity_contact_roles: Option<Children<'a>>,
+    /// The stage history (OpportunityHistory rows: one per change of stage, amount,
+    /// probability or close date), oldest first.
+    #[serde(borrow, default)]
+    opportunity_histories: Option<Histories<'a>>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct HistoryRow<'a> {
+    #[serde(borrow, default)]
+    stage_name: Text<'a>,
+    #[serde(borrow, default)]
+    created_date: Text<'a>,
 }
 
 /// Task and Event rows (each has only its own fields).
@@ -317,6 +337,7 @@ fn deal(r: OpportunityRow, id: &str) -> Deal {
             contacts.push(c);
         }
     }
+    let stage_history = stage_history(r.opportunity_histories.as_ref());
     Deal {
         name: text(&r.name, NAME_MAX).unwrap_or_else(|| id.to_owned()),
         amount,
@@ -330,17 +351,40 @@ fn deal(r: OpportunityRow, id: &str) -> Deal {
             .map(str::to_owned),
         owner: owner_ref(&r.owner_id),
         created_at: secs(&r.created_date),
-        // Salesforce keeps no "closed at" on the opportunity (OpportunityHistory would
-        // tell; not read).
-        closed_at: None,
+        // Salesforce keeps no "closed at" on the opportunity: when it entered the
+        // closed stage it is in, from its history.
+        closed_at: if r.is_closed == Some(true) {
+            stage_history.last().map(|c| c.at)
+        } else {
+            None
+        },
         is_closed: r.is_closed,
         is_won: r.is_won,
         next_step: text(&r.next_step, SUBJECT_MAX),
         forecast_category: text(&r.forecast_category_name, NAME_MAX),
         contacts,
         company: reference(&r.account_id, "001"),
-        stage_history: Vec::new(),
+        stage_history,
     }
+}
+
+/// A stage change per history row whose stage differs from the one before (rows also
+/// record changes of amount, probability and close date), in time order; rows without a
+/// stage or a readable time are skipped.
+fn stage_history(rows: Option<&Histories>) -> Vec<StageChange> {
+    let mut changes: Vec<StageChange> = rows
+        .iter()
+        .flat_map(|c| &c.records)
+        .filter_map(|h| {
+            Some(StageChange {
+                stage: text(&h.stage_name, NAME_MAX)?,
+                at: secs(&h.created_date)?,
+            })
+        })
+        .collect();
+    changes.sort_by_key(|c| c.at);
+    changes.dedup_by(|later, earlier| later.stage == earlier.stage);
+    changes
 }
 
 fn activity(source: Source, r: ActivityRow) -> Activity {

@@ -47,6 +47,41 @@ fn opportunities_map_with_or_without_currency_and_contacts() {
 }
 
 #[test]
+fn stage_history_comes_from_opportunity_histories() {
+    // Rows also record amount and close-date changes (same stage twice in a row), may
+    // arrive out of order, and may lack a stage or a readable time.
+    let history = r#"{"totalSize":6,"done":true,"records":[
+        {"attributes":{"type":"OpportunityHistory"},"StageName":"Prospecting","CreatedDate":"2025-01-02T09:00:00.000+0000"},
+        {"attributes":{"type":"OpportunityHistory"},"StageName":"Prospecting","CreatedDate":"2025-01-05T09:00:00.000+0000"},
+        {"attributes":{"type":"OpportunityHistory"},"StageName":"Closed Won","CreatedDate":"2025-03-01T12:00:00.000+0000"},
+        {"attributes":{"type":"OpportunityHistory"},"StageName":"Negotiation","CreatedDate":"2025-02-10T09:00:00.000+0000"},
+        {"attributes":{"type":"OpportunityHistory"},"StageName":null,"CreatedDate":"2025-02-11T09:00:00.000+0000"},
+        {"attributes":{"type":"OpportunityHistory"},"StageName":"Negotiation","CreatedDate":"yesterday"}]}"#;
+    let d = deal_of(&format!(r#"{OPP}","OpportunityHistories":{history}}}"#));
+    let got: Vec<(&str, i64)> = d
+        .stage_history
+        .iter()
+        .map(|c| (c.stage.as_str(), c.at))
+        .collect();
+    assert_eq!(
+        got,
+        vec![
+            ("Prospecting", 1_735_808_400),
+            ("Negotiation", 1_739_178_000),
+            ("Closed Won", 1_740_830_400),
+        ]
+    );
+    // Closed: it closed when it entered its last stage.
+    assert_eq!(d.closed_at, Some(1_740_830_400));
+    // Open deals have no close time; no history (null or absent) is an empty one.
+    let open = OPP.replace(r#""IsClosed":true"#, r#""IsClosed":false"#);
+    let d = deal_of(&format!(r#"{open}","OpportunityHistories":{history}}}"#));
+    assert_eq!((d.closed_at, d.stage_history.len()), (None, 3));
+    let d = deal_of(&format!(r#"{OPP}","OpportunityHistories":null}}"#));
+    assert_eq!((d.closed_at, d.stage_history.len()), (None, 0));
+}
+
+#[test]
 fn unmappable_rows_are_skipped_with_stable_reasons() {
     for (row, reason) in [
         (

@@ -53,10 +53,10 @@ impl Source {
                 "Id, Name, FirstName, LastName, Email, Phone, Title, AccountId, OwnerId, CreatedDate, SystemModstamp"
             }
             Source::Opportunity if currency => {
-                "Id, Name, AccountId, OwnerId, StageName, Amount, CurrencyIsoCode, CloseDate, IsClosed, IsWon, ForecastCategoryName, NextStep, CreatedDate, SystemModstamp, (SELECT ContactId FROM OpportunityContactRoles)"
+                "Id, Name, AccountId, OwnerId, StageName, Amount, CurrencyIsoCode, CloseDate, IsClosed, IsWon, ForecastCategoryName, NextStep, CreatedDate, SystemModstamp, (SELECT ContactId FROM OpportunityContactRoles), (SELECT StageName, CreatedDate FROM OpportunityHistories ORDER BY CreatedDate)"
             }
             Source::Opportunity => {
-                "Id, Name, AccountId, OwnerId, StageName, Amount, CloseDate, IsClosed, IsWon, ForecastCategoryName, NextStep, CreatedDate, SystemModstamp, (SELECT ContactId FROM OpportunityContactRoles)"
+                "Id, Name, AccountId, OwnerId, StageName, Amount, CloseDate, IsClosed, IsWon, ForecastCategoryName, NextStep, CreatedDate, SystemModstamp, (SELECT ContactId FROM OpportunityContactRoles), (SELECT StageName, CreatedDate FROM OpportunityHistories ORDER BY CreatedDate)"
             }
             Source::Task => {
                 "Id, Subject, Description, TaskSubtype, ActivityDate, CompletedDateTime, CallDurationInSeconds, CallDisposition, CallType, WhoId, WhatId, AccountId, OwnerId, CreatedDate, SystemModstamp"

@@ -66,7 +66,9 @@ fn kind_of(object: Object) -> Option<ObjectKind> {
         Object::Contact => Some(ObjectKind::Contact),
         Object::Opportunity => Some(ObjectKind::Deal),
         Object::Task | Object::Event => Some(ObjectKind::Activity),
-        Object::OpportunityStage | Object::OpportunityContactRole => None,
+        Object::OpportunityStage | Object::OpportunityContactRole | Object::OpportunityHistory => {
+            None
+        }
     }
 }
 
@@ -80,6 +82,7 @@ fn prefix(object: Object) -> &'static str {
         Object::Task => "00T",
         Object::Event => "00U",
         Object::OpportunityContactRole => "00K",
+        Object::OpportunityHistory => "008",
     }
 }
 

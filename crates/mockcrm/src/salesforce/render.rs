@@ -244,27 +244,45 @@ pub fn opportunity(j: &mut Json, fields: &[Field], d: &DealSeed) {
         Field::ForecastCategoryName => j.str(forecast(d.stage)),
         Field::NextStep => j.opt_str(d.next_step.as_deref()),
         Field::ContactRoles if d.contacts.is_empty() => j.raw("null"),
-        Field::ContactRoles => {
-            j.raw(&format!(
-                "{{\"totalSize\":{},\"done\":true,\"records\":[",
-                d.contacts.len()
-            ));
-            for (k, contact) in d.contacts.iter().enumerate() {
-                if k > 0 {
-                    j.raw(",");
-                }
-                let role = sf_id("00K", d.meta.idx * 4 + k as u64);
-                Row {
-                    object: Object::OpportunityContactRole,
-                    id: &role,
-                    fields: &[Field::ContactId],
-                }
-                .write(j, |_, j| j.str(&sf_id("003", *contact)));
+        Field::ContactRoles => children(j, d.contacts.len(), |k, j| {
+            let role = sf_id("00K", d.meta.idx * 4 + k as u64);
+            Row {
+                object: Object::OpportunityContactRole,
+                id: &role,
+                fields: &[Field::ContactId],
             }
-            j.raw("]}");
-        }
+            .write(j, |_, j| j.str(&sf_id("003", d.contacts[k])));
+        }),
+        // One OpportunityHistory row per stage the deal entered, oldest first (the
+        // subquery orders by CreatedDate).
+        Field::StageHistory => children(j, d.stage_history.len(), |k, j| {
+            let (stage, at) = d.stage_history[k];
+            let row = sf_id("008", d.meta.idx * 8 + k as u64);
+            Row {
+                object: Object::OpportunityHistory,
+                id: &row,
+                fields: &[Field::StageName, Field::CreatedDate],
+            }
+            .write(j, |f, j| match f {
+                Field::StageName => j.str(STAGES[stage.min(STAGES.len() - 1)].0),
+                _ => j.datetime(at),
+            });
+        }),
         f => common(f, j, d.meta.created_ms, d.meta.updated_ms),
     });
+}
+
+/// A subquery's result: `{"totalSize":n,"done":true,"records":[…]}`, `row` writing the
+/// k-th record.
+fn children(j: &mut Json, n: usize, mut row: impl FnMut(usize, &mut Json)) {
+    j.raw(&format!("{{\"totalSize\":{n},\"done\":true,\"records\":["));
+    for k in 0..n {
+        if k > 0 {
+            j.raw(",");
+        }
+        row(k, j);
+    }
+    j.raw("]}");
 }
 
 /// World activity `idx` is a Salesforce Event when `idx % 5 == 4`, else a Task.
@@ -347,7 +365,7 @@ pub fn live(j: &mut Json, world: &World, object: Object, fields: &[Field], idx: 
             Some(a) => activity(j, fields, &a),
             None => return false,
         },
-        Object::OpportunityContactRole => return false,
+        Object::OpportunityContactRole | Object::OpportunityHistory => return false,
     }
     true
 }

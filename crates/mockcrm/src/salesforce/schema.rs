@@ -12,6 +12,8 @@ pub enum Object {
     Event,
     /// Only inside the `OpportunityContactRoles` subquery.
     OpportunityContactRole,
+    /// Only inside the `OpportunityHistories` subquery.
+    OpportunityHistory,
 }
 
 impl Object {
@@ -40,6 +42,7 @@ impl Object {
             Object::Task => "Task",
             Object::Event => "Event",
             Object::OpportunityContactRole => "OpportunityContactRole",
+            Object::OpportunityHistory => "OpportunityHistory",
         }
     }
 
@@ -153,6 +156,7 @@ impl Object {
                 SystemModstamp,
             ],
             Object::OpportunityContactRole => &[Id, ContactId],
+            Object::OpportunityHistory => &[StageName, CreatedDate],
         }
     }
 }
@@ -209,6 +213,8 @@ pub enum Field {
     ContactId,
     /// `(SELECT ContactId FROM OpportunityContactRoles)`.
     ContactRoles,
+    /// `(SELECT StageName, CreatedDate FROM OpportunityHistories ORDER BY CreatedDate)`.
+    StageHistory,
 }
 
 impl Field {
@@ -263,6 +269,7 @@ impl Field {
             DurationInMinutes => "DurationInMinutes",
             ContactId => "ContactId",
             ContactRoles => "OpportunityContactRoles",
+            StageHistory => "OpportunityHistories",
         }
     }
 }

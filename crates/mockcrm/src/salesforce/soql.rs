@@ -3,7 +3,8 @@
 //! query (`MALFORMED_QUERY`, `INVALID_FIELD`, `INVALID_TYPE`).
 //!
 //! ```text
-//! SELECT field, … [, (SELECT ContactId FROM OpportunityContactRoles)] FROM Object
+//! SELECT field, … [, (SELECT ContactId FROM OpportunityContactRoles)]
+//!   [, (SELECT StageName, CreatedDate FROM OpportunityHistories ORDER BY CreatedDate)] FROM Object
 //!   [WHERE cond [AND cond]…] ORDER BY Id | ORDER BY SystemModstamp, Id
 //! cond := SystemModstamp >= 2025-05-01T00:00:00Z | SystemModstamp > … | Id > '001…'
 //!       | IsDeleted = false
@@ -107,6 +108,14 @@ pub fn parse(q: &str, multi_currency: bool) -> Result<Soql, Refusal> {
                 && inner.eq_ignore_ascii_case("select contactid from opportunitycontactroles")
             {
                 fields.push(Field::ContactRoles);
+                continue;
+            }
+            if object == Object::Opportunity
+                && inner.eq_ignore_ascii_case(
+                    "select stagename, createddate from opportunityhistories order by createddate",
+                )
+            {
+                fields.push(Field::StageHistory);
                 continue;
             }
             return Err(malformed(item));

@@ -50,6 +50,10 @@ pub struct DealRow {
     pub forecast_category: Option<String>,
     /// Epoch seconds.
     pub created_at: Option<i64>,
+    /// When the deal closed (epoch seconds), where the CRM tells.
+    pub closed_at: Option<i64>,
+    /// The stages the deal entered, oldest first, where the CRM provides them.
+    pub stage_history: Vec<domain::crm::StageChange>,
     /// The CRM's last modification (epoch seconds).
     pub updated_at: i64,
     /// The latest activity on the deal (epoch seconds), if any.
@@ -216,7 +220,7 @@ const DEAL_SELECT: &str = "SELECT d.id, d.connection_id, c.provider, d.external_
     d.pipeline_ext, p.label AS pipeline_label, d.stage_ext, s.label AS stage_label, \
     COALESCE(d.is_closed, s.is_closed, 0) AS closed, COALESCE(d.is_won, s.is_won, 0) AS won, \
     d.close_date, d.owner_ext, o.name AS owner_name, o.user_id AS owner_user, d.company_ext, d.next_step, \
-    d.forecast_category, d.created_ms, d.updated_ms, \
+    d.forecast_category, d.created_ms, d.closed_ms, d.stage_history, d.updated_ms, \
     (SELECT MAX(a.occurred_ms) FROM crm_activities a WHERE a.org_id = d.org_id \
        AND a.connection_id = d.connection_id AND a.deal_ext = d.external_id) AS last_activity \
     FROM crm_deals d";
@@ -234,6 +238,12 @@ fn deal_row(row: &AnyRow) -> Result<DealRow, StoreError> {
     let last: Option<i64> = row.try_get("last_activity")?;
     let pipeline: Option<String> = row.try_get("pipeline_ext")?;
     let stage: Option<String> = row.try_get("stage_ext")?;
+    let history: Option<String> = row.try_get("stage_history")?;
+    let stage_history = match history.as_deref() {
+        None | Some("") => Vec::new(),
+        Some(json) => serde_json::from_str(json)
+            .map_err(|e| StoreError::Corrupt(format!("crm_deals.stage_history: {e}")))?,
+    };
     Ok(DealRow {
         id: row.try_get("id")?,
         connection_id: row.try_get("connection_id")?,
@@ -266,6 +276,8 @@ fn deal_row(row: &AnyRow) -> Result<DealRow, StoreError> {
         next_step: row.try_get("next_step")?,
         forecast_category: row.try_get("forecast_category")?,
         created_at: created,
+        closed_at: row.try_get("closed_ms")?,
+        stage_history,
         updated_at: updated / 1000,
         last_activity_at: last.map(|ms| ms / 1000),
     })

@@ -105,6 +105,21 @@ async fn an_admin_connects_salesforce_through_oauth_and_it_syncs() {
         let deals = get_json(&app, &f.exec.token, "/api/v1/deals?limit=200", 200).await;
         assert_eq!(deals["items"].as_array().expect("deals").len(), 30);
         assert_eq!(deals["items"][0]["provider"], "salesforce");
+        // Stage history from OpportunityHistory: it ends in the deal's stage, and a
+        // closed deal closed when it entered that stage.
+        for deal in deals["items"].as_array().expect("deals") {
+            let history = deal["stage_history"].as_array().expect("stage_history");
+            let last = history
+                .last()
+                .expect("at least the stage it was created in");
+            assert_eq!(last["stage"], deal["stage"]["id"], "{deal}");
+            assert!(last["entered_at"].is_string(), "{deal}");
+            if deal["is_closed"] == true {
+                assert_eq!(deal["closed_at"], last["entered_at"], "{deal}");
+            } else {
+                assert!(deal["closed_at"].is_null(), "{deal}");
+            }
+        }
     }
 }
 

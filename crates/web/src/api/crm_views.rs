@@ -261,10 +261,24 @@ pub struct DealView {
     pub next_step: Option<String>,
     pub forecast_category: Option<String>,
     pub created_at: Option<String>,
+    /// When the deal closed, where the CRM tells (HubSpot, Pipedrive; Salesforce from
+    /// the opportunity's stage history).
+    pub closed_at: Option<String>,
+    /// The stages the deal entered, oldest first, where the CRM provides them
+    /// (Salesforce's OpportunityHistory); empty otherwise.
+    pub stage_history: Vec<StageChangeView>,
     /// The CRM's last modification.
     pub updated_at: String,
     /// The latest activity on the deal.
     pub last_activity_at: Option<String>,
+}
+
+/// A deal entered a stage.
+#[derive(Serialize, ToSchema)]
+pub struct StageChangeView {
+    /// The stage's external id, as in `stage.id`.
+    pub stage: String,
+    pub entered_at: String,
 }
 
 impl From<DealRow> for DealView {
@@ -287,6 +301,15 @@ impl From<DealRow> for DealView {
             next_step: d.next_step,
             forecast_category: d.forecast_category,
             created_at: d.created_at.map(iso),
+            closed_at: d.closed_at.map(iso),
+            stage_history: d
+                .stage_history
+                .into_iter()
+                .map(|c| StageChangeView {
+                    stage: c.stage,
+                    entered_at: iso(c.at),
+                })
+                .collect(),
             updated_at: iso(d.updated_at),
             last_activity_at: d.last_activity_at.map(iso),
         }
