@@ -76,19 +76,8 @@ pub(crate) fn check_token_connect(
         ));
     }
     let interval = interval_minutes.unwrap_or(state.crm.sync_interval_minutes);
-    if !(INTERVAL_MINUTES.0..=INTERVAL_MINUTES.1).contains(&interval) {
-        errors.push(FieldError::new(
-            "sync_interval_minutes",
-            "must be from 5 to 1440",
-        ));
-    }
     let share = share_percent.unwrap_or(state.crm.quota_share_percent);
-    if !(1..=100).contains(&share) {
-        errors.push(FieldError::new(
-            "quota_share_percent",
-            "must be from 1 to 100",
-        ));
-    }
+    check_settings(Some(interval), Some(share), &mut errors);
     match (provider, errors.is_empty()) {
         (Some(provider), true) => Ok(TokenConnect {
             provider,
@@ -97,6 +86,26 @@ pub(crate) fn check_token_connect(
             share_percent: share,
         }),
         _ => Err(ApiError::Validation(errors)),
+    }
+}
+
+/// Check a connection's sync interval (minutes) and quota share (percent), where given.
+pub(crate) fn check_settings(
+    interval_minutes: Option<i64>,
+    share_percent: Option<i64>,
+    errors: &mut Vec<FieldError>,
+) {
+    if interval_minutes.is_some_and(|i| !(INTERVAL_MINUTES.0..=INTERVAL_MINUTES.1).contains(&i)) {
+        errors.push(FieldError::new(
+            "sync_interval_minutes",
+            "must be from 5 to 1440",
+        ));
+    }
+    if share_percent.is_some_and(|s| !(1..=100).contains(&s)) {
+        errors.push(FieldError::new(
+            "quota_share_percent",
+            "must be from 1 to 100",
+        ));
     }
 }
 

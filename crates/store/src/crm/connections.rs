@@ -143,6 +143,21 @@ pub(crate) fn job_key(connection_id: &str) -> String {
     format!("{CRM_SYNC}:{connection_id}")
 }
 
+/// Schedule the connection's sync job at `run_at` (or keep an earlier schedule);
+/// `requested` marks it asked for by a person.
+async fn schedule_sync(
+    tx: &mut sqlx::AnyConnection,
+    org: &str,
+    connection_id: &str,
+    run_at: i64,
+    now: i64,
+    requested: bool,
+) -> Result<(), StoreError> {
+    let payload = json!({ "connection_id": connection_id }).to_string();
+    let key = job_key(connection_id);
+    jobs::schedule(tx, org, CRM_SYNC, &key, &payload, run_at, now, requested).await
+}
+
 /// Tokens, in memory only. `Debug` hides them.
 #[derive(Clone, Default, PartialEq, Eq)]
 pub struct Tokens {
@@ -241,17 +256,7 @@ impl Store {
         .await?;
         self.write_tokens(&mut tx, &org, &id, &new.tokens, now)
             .await?;
-        jobs::schedule(
-            &mut tx,
-            &org,
-            CRM_SYNC,
-            &job_key(&id),
-            &json!({ "connection_id": id }).to_string(),
-            now,
-            now,
-            true,
-        )
-        .await?;
+        schedule_sync(&mut tx, &org, &id, now, now, true).await?;
         self.audit(
             &mut tx,
             scope,
@@ -490,6 +495,57 @@ impl Store {
         Ok(())
     }
 
+    /// Change how often a connection syncs and its share of the CRM's daily API budget
+    /// (admins only; the caller checks the ranges). A shorter interval pulls the next
+    /// scheduled sync forward to the last success plus the new interval; a longer one
+    /// applies from the next run on.
+    pub async fn update_connection_settings(
+        &self,
+        scope: &Scope,
+        id: &str,
+        sync_interval_secs: Option<i64>,
+        quota_share_pct: Option<i64>,
+    ) -> Result<Connection, StoreError> {
+        let connection = self.get_connection(scope, id).await?;
+        must_admin(scope)?;
+        if connection.status == ConnectionStatus::Disconnected {
+            return Err(StoreError::Conflict("integration_disconnected"));
+        }
+        let interval = sync_interval_secs.unwrap_or(connection.sync_interval_secs);
+        let share = quota_share_pct.unwrap_or(connection.quota_share_pct);
+        let org = scope.org();
+        let now = self.clock.now();
+        let mut tx = self.org_tx(&org).await?;
+        sqlx::query(
+            "UPDATE crm_connections SET sync_interval_secs = $3, quota_share_pct = $4, updated_at = $5 \
+             WHERE org_id = $1 AND id = $2",
+        )
+        .bind(org.clone())
+        .bind(id.to_owned())
+        .bind(interval)
+        .bind(share)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+        if interval < connection.sync_interval_secs {
+            let next = connection.last_success_at.unwrap_or(now) + interval;
+            schedule_sync(&mut tx, &org, id, next, now, false).await?;
+        }
+        self.audit(
+            &mut tx,
+            scope,
+            Event::by(scope, "integration.settings_changed")
+                .target("integration", id)
+                .detail(json!({
+                    "sync_interval_secs": [connection.sync_interval_secs, interval],
+                    "quota_share_pct": [connection.quota_share_pct, share],
+                })),
+        )
+        .await?;
+        tx.commit().await?;
+        self.get_connection(scope, id).await
+    }
+
     /// Ask for a sync now (admins only); `full` re-reads everything from the CRM.
     pub async fn request_sync(
         &self,
@@ -513,17 +569,7 @@ impl Store {
                 .execute(&mut *tx)
                 .await?;
         }
-        jobs::schedule(
-            &mut tx,
-            &org,
-            CRM_SYNC,
-            &job_key(id),
-            &json!({ "connection_id": id }).to_string(),
-            now,
-            now,
-            true,
-        )
-        .await?;
+        schedule_sync(&mut tx, &org, id, now, now, true).await?;
         tx.commit().await?;
         Ok(())
     }

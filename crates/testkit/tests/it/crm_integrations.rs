@@ -30,6 +30,11 @@ async fn admins_manage_executives_look_and_everyone_else_gets_404() {
         let owner = owners["items"][0]["id"].as_str().expect("owner").to_owned();
         for (method, path, body) in [
             (Method::POST, format!("{item}/sync"), json!({})),
+            (
+                Method::PATCH,
+                item.clone(),
+                json!({"sync_interval_minutes": 30}),
+            ),
             (Method::DELETE, item.clone(), json!({})),
             (
                 Method::PUT,
@@ -55,6 +60,7 @@ async fn admins_manage_executives_look_and_everyone_else_gets_404() {
                 (Method::GET, item.clone()),
                 (Method::GET, format!("{item}/owners")),
                 (Method::POST, format!("{item}/sync")),
+                (Method::PATCH, item.clone()),
                 (Method::PUT, format!("{item}/owners/{owner}")),
                 (Method::DELETE, item.clone()),
             ] {
@@ -63,7 +69,7 @@ async fn admins_manage_executives_look_and_everyone_else_gets_404() {
                         method.clone(),
                         &person.token,
                         &path,
-                        json!({"mapping": "nobody"}),
+                        json!({"mapping": "nobody", "sync_interval_minutes": 30}),
                     )
                     .await;
                 assert_eq!(r.status(), 404, "{method} {path}");
@@ -73,6 +79,116 @@ async fn admins_manage_executives_look_and_everyone_else_gets_404() {
         let shown = get_json(&app, &f.exec.token, &item, 200).await;
         assert_eq!(shown["status"], "active");
     }
+}
+
+#[tokio::test]
+async fn admins_change_the_sync_interval_and_quota_share() {
+    for backend in backends() {
+        let mock = salesforce(world("acme"), MockOptions::default()).await;
+        let app = app_for(backend, &mock).await;
+        let f = Fixture::seed(&app, "acme").await;
+        let id = connected(&app, &f).await;
+        let item = format!("/api/v1/integrations/{id}");
+        app.run_sync().await;
+        let before = get_json(&app, &f.exec.token, &item, 200).await;
+        assert_eq!(before["sync_interval_minutes"], 15);
+        let last = iso_secs(&before["last_success_at"]);
+        assert_eq!(
+            iso_secs(&before["next_sync_at"]),
+            last + 15 * 60,
+            "{before}"
+        );
+
+        // Longer: the sync already due keeps its time; the new interval follows it.
+        let r = app
+            .send_json(
+                Method::PATCH,
+                &f.exec.token,
+                &item,
+                json!({"sync_interval_minutes": 60}),
+            )
+            .await;
+        assert_eq!(r.status(), 200);
+        let body: Value = r.json().await.expect("json");
+        assert_eq!(body["sync_interval_minutes"], 60);
+        assert_eq!(body["quota_share_percent"], before["quota_share_percent"]);
+        assert_eq!(body["next_sync_at"], before["next_sync_at"]);
+        assert_no_tokens(&body);
+
+        // Shorter: the next sync comes forward; the share changes alone when asked.
+        let r = app
+            .send_json(
+                Method::PATCH,
+                &f.exec.token,
+                &item,
+                json!({"sync_interval_minutes": 5, "quota_share_percent": 20}),
+            )
+            .await;
+        assert_eq!(r.status(), 200);
+        let body: Value = r.json().await.expect("json");
+        assert_eq!(
+            (&body["sync_interval_minutes"], &body["quota_share_percent"]),
+            (&json!(5), &json!(20))
+        );
+        assert_eq!(iso_secs(&body["next_sync_at"]), last + 5 * 60, "{body}");
+        let shown = get_json(&app, &f.exec.token, &item, 200).await;
+        assert_eq!(shown["quota_share_percent"], 20);
+
+        // Bad input names the field and changes nothing.
+        for (bad, field) in [
+            (json!({"sync_interval_minutes": 4}), "sync_interval_minutes"),
+            (
+                json!({"sync_interval_minutes": 1441}),
+                "sync_interval_minutes",
+            ),
+            (json!({"quota_share_percent": 0}), "quota_share_percent"),
+            (json!({"quota_share_percent": 101}), "quota_share_percent"),
+            (
+                json!({"quota_share_percent": "half"}),
+                "quota_share_percent",
+            ),
+        ] {
+            let r = app
+                .send_json(Method::PATCH, &f.exec.token, &item, bad.clone())
+                .await;
+            assert_eq!(r.status(), 422, "{bad}");
+            let problem: Value = r.json().await.expect("json");
+            assert!(problem.to_string().contains(field), "{bad}: {problem}");
+        }
+        let r = app
+            .send_json(Method::PATCH, &f.exec.token, &item, json!({"interval": 5}))
+            .await;
+        assert_eq!(r.status(), 422, "nothing to change is refused");
+        let after = get_json(&app, &f.exec.token, &item, 200).await;
+        assert_eq!(
+            (
+                &after["sync_interval_minutes"],
+                &after["quota_share_percent"]
+            ),
+            (&json!(5), &json!(20))
+        );
+
+        // A disconnected integration has nothing to schedule.
+        let r = app.delete(&f.exec.token, &item).await;
+        assert_eq!(r.status(), 204);
+        let r = app
+            .send_json(
+                Method::PATCH,
+                &f.exec.token,
+                &item,
+                json!({"quota_share_percent": 50}),
+            )
+            .await;
+        assert_eq!(r.status(), 409);
+    }
+}
+
+/// Epoch seconds of an RFC 3339 timestamp in a JSON value.
+fn iso_secs(v: &Value) -> i64 {
+    let text = v.as_str().unwrap_or_else(|| panic!("a timestamp, got {v}"));
+    time::OffsetDateTime::parse(text, &time::format_description::well_known::Rfc3339)
+        .expect("RFC 3339")
+        .unix_timestamp()
 }
 
 #[tokio::test]

@@ -127,6 +127,66 @@ async fn the_integrations_page_and_the_rep_panels_show_the_synced_crm() {
             location(&r),
             "/settings/integrations?done=full_sync_requested"
         );
+        // The schedule form: shown with the current values, saved, refused when out of
+        // range with a readable message (and nothing changed).
+        let (_, html) = page(&app, &admin, "/settings/integrations").await;
+        assert!(
+            html.contains("name=\"sync_interval_minutes\"") && html.contains("value=\"15\""),
+            "the schedule form shows the current interval"
+        );
+        let r = post(
+            &app,
+            &admin,
+            &format!("/settings/integrations/{id}/settings"),
+            &[
+                ("sync_interval_minutes", "30"),
+                ("quota_share_percent", "25"),
+            ],
+        )
+        .await;
+        assert_eq!(
+            location(&r),
+            "/settings/integrations?done=integration_settings_saved"
+        );
+        let shown = get_json(
+            &app,
+            &f.exec.token,
+            &format!("/api/v1/integrations/{id}"),
+            200,
+        )
+        .await;
+        assert_eq!(
+            (
+                &shown["sync_interval_minutes"],
+                &shown["quota_share_percent"]
+            ),
+            (&serde_json::json!(30), &serde_json::json!(25))
+        );
+        let r = post(
+            &app,
+            &admin,
+            &format!("/settings/integrations/{id}/settings"),
+            &[
+                ("sync_interval_minutes", "2"),
+                ("quota_share_percent", "lots"),
+            ],
+        )
+        .await;
+        assert_eq!(r.status(), 422);
+        let html = r.text().await.expect("html");
+        assert!(
+            html.contains("Minutes between syncs must be from 5 to 1440."),
+            "{html}"
+        );
+        assert!(html.contains("Share of the daily API budget must be a whole number."));
+        let shown = get_json(
+            &app,
+            &f.exec.token,
+            &format!("/api/v1/integrations/{id}"),
+            200,
+        )
+        .await;
+        assert_eq!(shown["sync_interval_minutes"], 30);
         let owners = get_json(
             &app,
             &f.exec.token,

@@ -102,6 +102,59 @@ pub(super) async fn show(
     Ok(Json(detail.into()))
 }
 
+/// New settings for an integration; fields left out keep their value (at least one
+/// is required).
+#[derive(Deserialize, ToSchema)]
+pub struct UpdateIntegrationBody {
+    /// Minutes between syncs, 5 to 1440.
+    pub sync_interval_minutes: Option<i64>,
+    /// Pitchside's share of the CRM's daily API budget, 1 to 100.
+    pub quota_share_percent: Option<i64>,
+}
+
+/// Change how often an integration syncs and its share of the CRM's daily API budget
+/// (admins only). A shorter interval brings the next sync forward.
+#[utoipa::path(patch, path = "/integrations/{id}", tag = "integrations", security(("bearer" = [])),
+    params(("id" = String, Path)), request_body = UpdateIntegrationBody,
+    responses((status = 200, body = IntegrationView), (status = 403, body = Problem),
+        (status = 404, body = Problem), (status = 409, body = Problem), (status = 422, body = Problem)))]
+pub(super) async fn update(
+    State(state): State<AppState>,
+    viewer: Viewer,
+    Path(id): Path<String>,
+    ApiJson(body): ApiJson<UpdateIntegrationBody>,
+) -> Result<Json<IntegrationView>, ApiError> {
+    let scope = &viewer.scope;
+    // What the viewer may not see is missing, whatever the body says.
+    state.store.get_connection(scope, &id).await?;
+    let mut errors = Vec::new();
+    if body.sync_interval_minutes.is_none() && body.quota_share_percent.is_none() {
+        errors.push(domain::FieldError::new(
+            "sync_interval_minutes",
+            "give sync_interval_minutes, quota_share_percent or both",
+        ));
+    }
+    integrations::check_settings(
+        body.sync_interval_minutes,
+        body.quota_share_percent,
+        &mut errors,
+    );
+    if !errors.is_empty() {
+        return Err(ApiError::Validation(errors));
+    }
+    let connection = state
+        .store
+        .update_connection_settings(
+            scope,
+            &id,
+            body.sync_interval_minutes.map(|m| m * 60),
+            body.quota_share_percent,
+        )
+        .await?;
+    let detail = integrations::detail(&state, scope, connection, DETAIL_RUNS).await?;
+    Ok(Json(detail.into()))
+}
+
 /// Sync options.
 #[derive(Deserialize, ToSchema, Default)]
 pub struct SyncBody {

@@ -87,7 +87,11 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(sessions::revoke))
         .routes(routes!(audit::index))
         .routes(routes!(integrations::index, integrations::create))
-        .routes(routes!(integrations::show, integrations::remove))
+        .routes(routes!(
+            integrations::show,
+            integrations::update,
+            integrations::remove
+        ))
         .routes(routes!(integrations::sync))
         .routes(routes!(owners::index))
         .routes(routes!(owners::update))

@@ -219,6 +219,7 @@ pub(crate) fn done_message(query: Option<&str>) -> Option<&'static str> {
             "The CRM has been disconnected and the data synced from it deleted."
         }
         "owner_mapped" => "The CRM owner's mapping has been saved.",
+        "integration_settings_saved" => "The sync schedule has been saved.",
         "password_changed" => {
             "Your password has been changed. Every other session has been signed out."
         }

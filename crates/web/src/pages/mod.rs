@@ -74,6 +74,7 @@ page_routes! {
     GET "/settings/integrations" => integrations::index;
     POST "/settings/integrations" => integrations::connect_token;
     POST "/settings/integrations/{id}/sync" => integrations::sync;
+    POST "/settings/integrations/{id}/settings" => integrations::settings;
     POST "/settings/integrations/{id}/disconnect" => integrations::disconnect;
     POST "/settings/integrations/{id}/owners" => integrations::map_owner;
     GET "/integrations/{provider}/connect" => integrations::oauth::connect;

@@ -13,6 +13,7 @@ use crate::extract::PageViewer;
 use crate::integrations::{self, check_token_connect};
 use crate::pages::common::{FormErrors, PageForm, PageResult, PathId, see_other, ticked};
 use crate::{ApiError, AppState};
+use domain::FieldError;
 
 const TOKEN_LABELS: &[(&str, &str)] = &[("provider", "CRM"), ("access_token", "Token")];
 
@@ -101,6 +102,61 @@ pub(crate) async fn sync(
     } else {
         "/settings/integrations?done=sync_requested"
     }))
+}
+
+/// The schedule form: minutes between syncs and the share of the CRM's daily budget.
+#[derive(Deserialize, Default)]
+#[serde(default)]
+pub(crate) struct SettingsForm {
+    sync_interval_minutes: String,
+    quota_share_percent: String,
+}
+
+/// `POST /settings/integrations/{id}/settings` (admins).
+pub(crate) async fn settings(
+    State(state): State<AppState>,
+    viewer: PageViewer,
+    PathId(id): PathId<String>,
+    PageForm(form): PageForm<SettingsForm>,
+) -> PageResult {
+    let scope = &viewer.scope;
+    // What the viewer may not see is missing, whatever the form says.
+    state.store.get_connection(scope, &id).await?;
+    let mut errors = Vec::new();
+    let mut number = |field: &str, raw: &str| match raw.trim() {
+        "" => None,
+        text => text.parse::<i64>().ok().or_else(|| {
+            errors.push(FieldError::new(field, "must be a whole number"));
+            None
+        }),
+    };
+    let interval = number("sync_interval_minutes", &form.sync_interval_minutes);
+    let share = number("quota_share_percent", &form.quota_share_percent);
+    integrations::check_settings(interval, share, &mut errors);
+    if errors.is_empty() {
+        state
+            .store
+            .update_connection_settings(scope, &id, interval.map(|m| m * 60), share)
+            .await?;
+        return Ok(see_other(
+            "/settings/integrations?done=integration_settings_saved",
+        ));
+    }
+    let outcome = Outcome {
+        problems: errors
+            .into_iter()
+            .map(|e| {
+                let label = if e.field == "quota_share_percent" {
+                    "Share of the daily API budget"
+                } else {
+                    "Minutes between syncs"
+                };
+                format!("{label} {}.", e.message)
+            })
+            .collect(),
+        ..Outcome::default()
+    };
+    render(&state, scope, StatusCode::UNPROCESSABLE_ENTITY, outcome).await
 }
 
 /// The disconnect form.

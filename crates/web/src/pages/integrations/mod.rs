@@ -20,7 +20,7 @@ use domain::crm::Provider;
 use store::Scope;
 use store::crm::{AuthKind, ConnectionStatus, OwnerMapping};
 
-pub(super) use actions::{connect_token, disconnect, map_owner, sync};
+pub(super) use actions::{connect_token, disconnect, map_owner, settings, sync};
 
 use super::common::{Choice, Chrome, FormErrors, PageResult, all_users, done_message, when};
 use crate::extract::PageViewer;
@@ -73,6 +73,7 @@ pub(super) struct IntegrationItem {
     quota_limit: Option<u64>,
     quota_budget: Option<u64>,
     share: i64,
+    interval_minutes: i64,
     runs: Vec<RunItem>,
     owners: Vec<OwnerItem>,
 }
@@ -218,6 +219,7 @@ fn item(d: Detail, owners: Vec<OwnerMapping>, members: &[Choice]) -> Integration
         quota_limit: d.daily_limit,
         quota_budget: d.budget,
         share: c.quota_share_pct,
+        interval_minutes: c.sync_interval_secs / 60,
         runs: d
             .runs
             .into_iter()
