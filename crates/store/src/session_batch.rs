@@ -6,8 +6,10 @@
 //! executor start-up, the tenant setting, the implicit transaction, the protocol
 //! exchange — so requests that arrive together are checked together: each request
 //! queues its (org, session, user) and waits; a dispatcher drains whatever is queued
-//! into one call of `session_check_many` (migration 0007). At most [`IN_FLIGHT`]
-//! batches run at once; while they do, new requests queue and form the next batch.
+//! into one call of `session_check_many` (migration 0007). One batch runs at a time;
+//! while it does, new requests queue and form the next batch (measured on two cores
+//! with 32 clients: one batch at a time averaged 8.2 checks per statement and 15,704
+//! requests/s, two at a time 4.6 and 14,089; docs/benchmarks.md).
 //! At low load every batch holds one request and costs what a single check did;
 //! under load batches grow and the database's work per request shrinks.
 //!
@@ -20,15 +22,11 @@ use std::sync::{Arc, Mutex};
 
 use sqlx::AnyPool;
 use sqlx::Row;
-use tokio::sync::{Semaphore, mpsc, oneshot};
+use tokio::sync::{mpsc, oneshot};
 
 use crate::fastread::SessionRow;
 use crate::{Clock, StoreError};
 
-/// Batches in flight at once. One gathers the most checks per statement: measured on
-/// two cores with 32 clients, one in flight averaged 8.2 checks per statement and
-/// 15,704 requests/s, two averaged 4.6 and 14,089 (docs/benchmarks.md).
-const IN_FLIGHT: usize = 1;
 /// The most checks one statement carries.
 const MAX_BATCH: usize = 128;
 
@@ -119,20 +117,16 @@ impl SessionBatcher {
     }
 }
 
-/// Drain the queue into batches, at most [`IN_FLIGHT`] running at once. Ends when
-/// every store clone holding the queue is gone.
+/// Drain the queue into batches, one at a time. Ends when every store clone holding
+/// the queue is gone.
 async fn dispatch(
     pool: AnyPool,
     clock: Clock,
     mut rx: mpsc::UnboundedReceiver<Ask>,
     stats: Arc<Stats>,
 ) {
-    let permits = Arc::new(Semaphore::new(IN_FLIGHT));
     while let Some(first) = rx.recv().await {
-        let Ok(permit) = permits.clone().acquire_owned().await else {
-            return;
-        };
-        // Whatever queued while waiting for a permit rides along.
+        // Whatever queued while the previous batch ran rides along.
         let mut batch = vec![first];
         while batch.len() < MAX_BATCH {
             match rx.try_recv() {
@@ -144,11 +138,7 @@ async fn dispatch(
         stats
             .checks
             .fetch_add(batch.len() as u64, Ordering::Relaxed);
-        let (pool, now) = (pool.clone(), clock.now());
-        tokio::spawn(async move {
-            run_batch(&pool, now, batch).await;
-            drop(permit);
-        });
+        run_batch(&pool, clock.now(), batch).await;
     }
 }
 

@@ -552,7 +552,8 @@ impl Engine {
         // Salesforce page holds twenty HubSpot pages' worth).
         let (pages_tx, mut pages) = tokio::sync::mpsc::unbounded_channel::<Fetched>();
         let room = std::sync::Arc::new(tokio::sync::Semaphore::new(RECORDS_AHEAD));
-        let (ready_tx, mut ready) = tokio::sync::mpsc::channel::<Result<PreparedPage, Streak>>(1);
+        let (ready_tx, mut ready) =
+            tokio::sync::mpsc::channel::<Result<(PreparedPage, Checkpoint), Streak>>(1);
         let start = at.checkpoint.clone();
         let first_pass_id = at.pass_id.clone();
         // The reader is a task of its own, so parsing pages runs on another core than
@@ -608,8 +609,8 @@ impl Engine {
                         break;
                     }
                 };
-                let done = prepared.done();
-                pass_id = prepared.checkpoint().1.to_owned();
+                let done = prepared.0.done();
+                pass_id = prepared.0.checkpoint().1.to_owned();
                 if ready_tx.send(Ok(prepared)).await.is_err() {
                     break;
                 }
@@ -626,7 +627,7 @@ impl Engine {
         };
         let writer = async move {
             loop {
-                let prepared = match ready.recv().await {
+                let (prepared, checkpoint) = match ready.recv().await {
                     Some(Ok(p)) => p,
                     Some(Err(e)) => return Err(e),
                     None => {
@@ -648,9 +649,7 @@ impl Engine {
                 stats.requests = session.requests();
                 stats.throttled = session.throttled();
                 let done = prepared.done();
-                let (state, next_pass) = prepared.checkpoint();
-                let checkpoint: Checkpoint = serde_json::from_str(state).unwrap_or_default();
-                let next_pass = next_pass.to_owned();
+                let next_pass = prepared.checkpoint().1.to_owned();
                 let before = stats.kinds.get(kind.as_str()).map_or(0, |k| k.created);
                 self.store
                     .commit_page(lease, prepared, stats)
@@ -712,7 +711,7 @@ impl Engine {
     }
 
     /// Prepare a group of consecutive pages of one pass as one write, with the last
-    /// page's checkpoint.
+    /// page's checkpoint (stored with it, and where the pass goes on from).
     #[allow(clippy::too_many_arguments)]
     async fn prepare_group(
         &self,
@@ -724,7 +723,7 @@ impl Engine {
         pass_id: &str,
         group: &[Batch],
         recent: &mut RecentIds,
-    ) -> Result<PreparedPage, Stop> {
+    ) -> Result<(PreparedPage, Checkpoint), Stop> {
         let Some(last) = group.last() else {
             return Err(Stop::Failed("an empty group of pages".into(), None));
         };
@@ -754,10 +753,10 @@ impl Engine {
             checkpoint_pass_id: &next_pass_id,
             run_id,
             quota: budget.page_use(session, fallback),
+            pages: group.len() as u64,
         };
-        let mut prepared = self.store.prepare_page(lease, write, recent).await?;
-        prepared.set_pages(group.len() as u64);
-        Ok(prepared)
+        let prepared = self.store.prepare_page(lease, write, recent).await?;
+        Ok((prepared, last.checkpoint.clone()))
     }
 }
 

@@ -226,6 +226,7 @@ impl TestApp {
                     day: String::new(),
                     ..QuotaUse::default()
                 },
+                pages: 1,
             };
             store
                 .apply_page(&lease, page, &mut stats)

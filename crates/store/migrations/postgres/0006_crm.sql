@@ -107,6 +107,7 @@ CREATE TABLE crm_owners (
     seen_pass     TEXT NOT NULL,
     UNIQUE (org_id, connection_id, external_id)
 );
+CREATE INDEX crm_owners_org ON crm_owners (org_id, connection_id);
 CREATE INDEX crm_owners_user ON crm_owners (org_id, user_id);
 
 CREATE TABLE crm_pipelines (
@@ -123,6 +124,7 @@ CREATE TABLE crm_pipelines (
     seen_pass     TEXT NOT NULL,
     UNIQUE (org_id, connection_id, external_id)
 );
+CREATE INDEX crm_pipelines_org ON crm_pipelines (org_id, connection_id);
 
 CREATE TABLE crm_stages (
     org_id        TEXT NOT NULL REFERENCES organizations (id),
@@ -239,9 +241,7 @@ CREATE TABLE crm_activities (
     UNIQUE (org_id, connection_id, external_id)
 );
 CREATE INDEX crm_activities_org ON crm_activities (org_id, id);
--- deal_ext before connection_id: a lookup by (org_id, connection_id, external_id) must
--- never prefer this index over the unique one while the table has no statistics yet.
-CREATE INDEX crm_activities_deal ON crm_activities (org_id, deal_ext, connection_id, occurred_ms);
+CREATE INDEX crm_activities_deal ON crm_activities (org_id, connection_id, deal_ext, occurred_ms);
 CREATE INDEX crm_activities_owner ON crm_activities (org_id, owner_ext, occurred_ms);
 
 -- The job queue (global: ids and schedules only, no tenant data). One row per
@@ -352,21 +352,3 @@ CREATE POLICY tenant_isolation ON crm_activities
     WITH CHECK (org_id = (SELECT current_setting('app.org_id', true)));
 GRANT SELECT, INSERT, UPDATE, DELETE ON crm_activities TO pitchside_app;
 GRANT SELECT, INSERT, UPDATE, DELETE ON jobs TO pitchside_app;
-
--- Statistics for the planner while a first sync loads a mirror table: until
--- autovacuum's analyze comes round, PostgreSQL has none and plans lookups by
--- (org, connection, external id) as scans of the whole connection. The application
--- role may not ANALYZE (it does not own the tables), so it asks the owner, for mirror
--- tables only.
-CREATE FUNCTION crm_analyze(tbl text) RETURNS void
-    LANGUAGE plpgsql SECURITY DEFINER SET search_path = public AS $$
-BEGIN
-    IF tbl NOT IN ('crm_owners', 'crm_pipelines', 'crm_stages', 'crm_companies', 'crm_contacts',
-                   'crm_deals', 'crm_deal_contacts', 'crm_activities') THEN
-        RAISE EXCEPTION 'crm_analyze: % is not a CRM mirror table', tbl;
-    END IF;
-    EXECUTE format('ANALYZE %I', tbl);
-END
-$$;
-REVOKE ALL ON FUNCTION crm_analyze(text) FROM PUBLIC;
-GRANT EXECUTE ON FUNCTION crm_analyze(text) TO pitchside_app;

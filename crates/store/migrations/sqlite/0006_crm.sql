@@ -107,6 +107,7 @@ CREATE TABLE crm_owners (
     seen_pass     TEXT NOT NULL,
     UNIQUE (org_id, connection_id, external_id)
 );
+CREATE INDEX crm_owners_org ON crm_owners (org_id, connection_id);
 CREATE INDEX crm_owners_user ON crm_owners (org_id, user_id);
 
 CREATE TABLE crm_pipelines (
@@ -123,6 +124,7 @@ CREATE TABLE crm_pipelines (
     seen_pass     TEXT NOT NULL,
     UNIQUE (org_id, connection_id, external_id)
 );
+CREATE INDEX crm_pipelines_org ON crm_pipelines (org_id, connection_id);
 
 CREATE TABLE crm_stages (
     org_id        TEXT NOT NULL REFERENCES organizations (id),
@@ -239,9 +241,7 @@ CREATE TABLE crm_activities (
     UNIQUE (org_id, connection_id, external_id)
 );
 CREATE INDEX crm_activities_org ON crm_activities (org_id, id);
--- deal_ext before connection_id: a lookup by (org_id, connection_id, external_id) must
--- never prefer this index over the unique one while the table has no statistics yet.
-CREATE INDEX crm_activities_deal ON crm_activities (org_id, deal_ext, connection_id, occurred_ms);
+CREATE INDEX crm_activities_deal ON crm_activities (org_id, connection_id, deal_ext, occurred_ms);
 CREATE INDEX crm_activities_owner ON crm_activities (org_id, owner_ext, occurred_ms);
 
 -- The job queue (global: ids and schedules only, no tenant data). One row per

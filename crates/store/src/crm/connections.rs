@@ -543,7 +543,12 @@ impl Store {
         )
         .await?;
         tx.commit().await?;
-        self.get_connection(scope, id).await
+        Ok(Connection {
+            sync_interval_secs: interval,
+            quota_share_pct: share,
+            updated_at: now,
+            ..connection
+        })
     }
 
     /// Ask for a sync now (admins only); `full` re-reads everything from the CRM.

@@ -17,8 +17,8 @@ use sqlx::Row;
 use vault::sealed::{Domain, SealContext, Sealed};
 
 use super::mirror_sql::{
-    CHUNK, delete_records, fence, placeholders, positional, remap_owners, replace_deal_contacts,
-    replace_stages, sweep, upsert,
+    CHUNK, delete_records, fence, in_list, remap_owners, replace_deal_contacts, replace_stages,
+    sweep, upsert,
 };
 use super::rows::{Val, table, values};
 use super::runs::{QuotaUse, RunStats, add_quota, write_run};
@@ -44,6 +44,8 @@ pub struct PageWrite<'a> {
     pub checkpoint_pass_id: &'a str,
     pub run_id: &'a str,
     pub quota: QuotaUse,
+    /// The CRM pages this write holds (several when written together).
+    pub pages: u64,
 }
 
 /// What storing a page changed.
@@ -117,10 +119,6 @@ impl PreparedPage {
     /// The CRM pages this write holds.
     pub fn pages(&self) -> u64 {
         self.pages
-    }
-    /// Say how many CRM pages this write holds (the run history counts them).
-    pub fn set_pages(&mut self, pages: u64) {
-        self.pages = pages.max(1);
     }
 }
 
@@ -273,6 +271,7 @@ impl Store {
         let ring = keys.ring(Domain::CrmRecords);
         let mut rows = Vec::with_capacity(latest.len());
         let mut seen_only = Vec::new();
+        let mut deal_contacts = Vec::new();
         let mut unchanged = 0;
         let mut given = HashMap::with_capacity(latest.len());
         for record in page.upserts.iter().filter(|r| {
@@ -309,6 +308,16 @@ impl Store {
                     .transpose()?,
                 _ => None,
             };
+            if let RecordData::Deal(d) = &record.data {
+                let mut contacts: Vec<&String> = d.contacts.iter().collect();
+                contacts.sort_unstable();
+                contacts.dedup();
+                deal_contacts.extend(
+                    contacts
+                        .into_iter()
+                        .map(|c| (record.external_id.clone(), c.clone())),
+                );
+            }
             given.insert(
                 record.external_id.clone(),
                 (id.clone(), record.updated_at_ms),
@@ -325,26 +334,13 @@ impl Store {
         }
         recent.push(given);
 
-        let mut deal_contacts = Vec::new();
-        let mut stages = Vec::new();
-        for record in latest.values() {
-            match &record.data {
-                RecordData::Deal(d) if rows.iter().any(|r| r.external_id == record.external_id) => {
-                    let mut contacts: Vec<&String> = d.contacts.iter().collect();
-                    contacts.sort_unstable();
-                    contacts.dedup();
-                    deal_contacts.extend(
-                        contacts
-                            .into_iter()
-                            .map(|c| (record.external_id.clone(), c.clone())),
-                    );
-                }
-                RecordData::Pipeline(p) => {
-                    stages.push((record.external_id.clone(), p.stages.clone()));
-                }
-                _ => {}
-            }
-        }
+        let stages: Vec<(String, Vec<Stage>)> = latest
+            .values()
+            .filter_map(|record| match &record.data {
+                RecordData::Pipeline(p) => Some((record.external_id.clone(), p.stages.clone())),
+                _ => None,
+            })
+            .collect();
         Ok(PreparedPage {
             kind,
             rows,
@@ -362,7 +358,7 @@ impl Store {
             checkpoint_pass_id: page.checkpoint_pass_id.to_owned(),
             run_id: page.run_id.to_owned(),
             quota: page.quota,
-            pages: 1,
+            pages: page.pages.max(1),
         })
     }
 
@@ -417,22 +413,12 @@ impl Store {
             outcome.deleted += delete_records(&mut tx, &org, &connection, kind, &deletes).await?;
         }
         if page.full_pass && !page.seen_only.is_empty() {
-            for chunk in page.seen_only.chunks(CHUNK) {
-                let marks = placeholders(3, chunk.len());
-                let sql = positional(
-                    &tx,
-                    format!(
-                        "UPDATE {table} SET seen_pass = $1 WHERE org_id = $2 AND connection_id = $3 AND external_id IN ({marks})"
-                    ),
-                );
-                let mut q = sqlx::query(sqlx::AssertSqlSafe(sql))
-                    .persistent(false)
-                    .bind(page.pass_id.clone())
-                    .bind(org.clone())
-                    .bind(connection.clone());
-                for id in chunk {
-                    q = q.bind(id.clone());
-                }
+            let head = format!(
+                "UPDATE {table} SET seen_pass = $1 WHERE org_id = $2 AND connection_id = $3 AND external_id"
+            );
+            let seen: Vec<&str> = page.seen_only.iter().map(String::as_str).collect();
+            for chunk in seen.chunks(CHUNK) {
+                let q = in_list(&tx, &head, &[&page.pass_id, &org, &connection], chunk);
                 q.execute(&mut *tx).await?;
             }
         }
@@ -484,24 +470,11 @@ impl Store {
             return Ok(out);
         }
         let mut conn = self.org_read(org).await?;
-        for chunk in ids.chunks(500) {
-            let marks = placeholders(2, chunk.len());
-            let sql = positional(
-                &conn,
-                format!(
-                    "SELECT external_id, id, updated_ms FROM {table} WHERE org_id = $1 AND connection_id = $2 AND external_id IN ({marks})"
-                ),
-            );
-            // Planned afresh each time (not a cached generic plan): a plan made while
-            // the table was empty would scan it forever after (measured on PostgreSQL:
-            // 50 ms a page and growing, against 1 ms with the unique index).
-            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql))
-                .persistent(false)
-                .bind(org.to_owned())
-                .bind(connection.to_owned());
-            for id in chunk {
-                q = q.bind((*id).to_owned());
-            }
+        let head = format!(
+            "SELECT external_id, id, updated_ms FROM {table} WHERE org_id = $1 AND connection_id = $2 AND external_id"
+        );
+        for chunk in ids.chunks(CHUNK) {
+            let q = in_list(&conn, &head, &[org, connection], chunk);
             for row in q.fetch_all(&mut *conn).await? {
                 out.insert(
                     row.try_get("external_id")?,

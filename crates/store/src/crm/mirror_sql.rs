@@ -57,6 +57,25 @@ pub(super) fn placeholders(start: usize, n: usize) -> String {
         .join(", ")
 }
 
+/// `{head} IN (…)` over `ids`, with `lead` bound first (the `$1…$n` that `head` uses)
+/// and then every id. Planned afresh each time (not a cached generic plan): a plan made
+/// while a mirror table was empty would scan it forever after (measured on PostgreSQL:
+/// 50 ms a page and growing, against 1 ms with the unique index).
+pub(super) fn in_list<'q>(
+    conn: &sqlx::AnyConnection,
+    head: &str,
+    lead: &[&str],
+    ids: &[&str],
+) -> sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments> {
+    let marks = placeholders(lead.len(), ids.len());
+    let sql = positional(conn, format!("{head} IN ({marks})"));
+    let mut q = sqlx::query(sqlx::AssertSqlSafe(sql)).persistent(false);
+    for value in lead.iter().chain(ids) {
+        q = q.bind((*value).to_owned());
+    }
+    q
+}
+
 pub(super) async fn upsert(
     conn: &mut sqlx::AnyConnection,
     org: &str,
@@ -218,21 +237,9 @@ pub(super) async fn delete_in(
     ids: &[&str],
 ) -> Result<u64, StoreError> {
     let mut removed = 0;
+    let head = format!("DELETE FROM {table} WHERE org_id = $1 AND connection_id = $2 AND {column}");
     for chunk in ids.chunks(CHUNK * 2) {
-        let marks = placeholders(2, chunk.len());
-        let sql = positional(
-            conn,
-            format!(
-                "DELETE FROM {table} WHERE org_id = $1 AND connection_id = $2 AND {column} IN ({marks})"
-            ),
-        );
-        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql))
-            .persistent(false)
-            .bind(org.to_owned())
-            .bind(connection.to_owned());
-        for id in chunk {
-            q = q.bind((*id).to_owned());
-        }
+        let q = in_list(conn, &head, &[org, connection], chunk);
         removed += q.execute(&mut *conn).await?.rows_affected();
     }
     Ok(removed)

@@ -16,6 +16,10 @@ use crate::{ApiError, AppState};
 use domain::FieldError;
 
 const TOKEN_LABELS: &[(&str, &str)] = &[("provider", "CRM"), ("access_token", "Token")];
+const SETTINGS_LABELS: &[(&str, &str)] = &[
+    ("sync_interval_minutes", "Minutes between syncs"),
+    ("quota_share_percent", "Share of the daily API budget"),
+];
 
 /// The token form. The token is used once and never shown again.
 #[derive(Deserialize, Default)]
@@ -146,11 +150,10 @@ pub(crate) async fn settings(
         problems: errors
             .into_iter()
             .map(|e| {
-                let label = if e.field == "quota_share_percent" {
-                    "Share of the daily API budget"
-                } else {
-                    "Minutes between syncs"
-                };
+                let label = SETTINGS_LABELS
+                    .iter()
+                    .find(|(f, _)| *f == e.field)
+                    .map_or("Schedule", |(_, l)| l);
                 format!("{label} {}.", e.message)
             })
             .collect(),
