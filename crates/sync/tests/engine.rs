@@ -433,7 +433,9 @@ async fn a_sync_stops_at_its_share_of_the_daily_budget() {
             .await
             .expect("quota");
         assert_eq!(day.daily_limit, Some(40));
-        assert!((20..=22).contains(&day.used), "{day:?}");
+        // The share is checked between pages, and a HubSpot deals page costs up to
+        // three requests (the list and two batch reads of stage history).
+        assert!((20..=23).contains(&day.used), "{day:?}");
     }
 }
 

@@ -2,8 +2,9 @@
 //! engagement objects (calls, emails, meetings, notes, tasks) as activities.
 //!
 //! Everything goes through [`Http`] with the allow-list [`ROUTES`]: GETs of the owners,
-//! pipelines and object lists, and the two POSTs that only read — CRM search and v4
-//! association batch reads. Owners and pipelines are read in full on every pass; the
+//! pipelines and object lists, and the POSTs that only read — CRM search, v4
+//! association batch reads and the deals batch read that brings each deal's stage
+//! history ([`history`]). Owners and pipelines are read in full on every pass; the
 //! CRM objects in full the first time and incrementally after (see [`objects`]):
 //! searches by modification time for changes, the archived listings for deletions.
 //!
@@ -13,6 +14,7 @@
 //! second. Bucket 0 paces the first, bucket 1 searches ([`default_limits`]).
 
 mod dialect;
+mod history;
 mod map;
 mod objects;
 mod small;
@@ -51,6 +53,7 @@ pub static ROUTES: &[Route] = &[
     Route::read_post("/crm/v3/objects/notes/search", SEARCH_BUCKET),
     Route::read_post("/crm/v3/objects/tasks/search", SEARCH_BUCKET),
     Route::read_post("/crm/v4/associations/*/*/batch/read", BURST_BUCKET),
+    Route::read_post("/crm/v3/objects/deals/batch/read", BURST_BUCKET),
 ];
 
 /// The limiter of everything but search.

@@ -14,12 +14,16 @@
 //! lists the archived records (`archived=true`, no time filter exists, so it pages
 //! through HubSpot's recycle bin) and emits a deletion for each archived since the
 //! lower bound.
+//!
+//! Deals of either pass get their stage history from a batch read after their page
+//! ([`history`]).
 
 use std::collections::HashMap;
 
 use domain::crm::ObjectKind;
 use serde_json::json;
 
+use super::history;
 use super::map::{self, Link, Links};
 use super::types::{ObjectType, list_path, types_of};
 use super::values::{millis, nonempty};
@@ -127,12 +131,14 @@ async fn full_page(
         cp.begin(http.meter().server_ms());
     }
     let next = page.next().map(str::to_owned);
-    let parsed = page
+    let parsed: Vec<map::Parsed> = page
         .results
         .into_iter()
         .map(|raw| map::parse(t.shape, raw))
         .collect();
-    let (changes, skipped) = upserts(parsed, None, cp);
+    let histories = history::for_page(http, t, &parsed).await?;
+    let (mut changes, skipped) = upserts(parsed, None, cp);
+    history::attach(&mut changes, histories);
     match next {
         Some(after) if cp.page.as_deref() == Some(after.as_str()) => Err(
             ConnectorError::Malformed("paging cursor did not advance".into()),
@@ -175,7 +181,9 @@ async fn search_page(
         .max();
     let ids: Vec<String> = typed.map(|t| t.id().to_owned()).collect();
     let links = read_links(http, t, &ids).await?;
-    let (changes, skipped) = upserts(parsed, Some(&links), cp);
+    let histories = history::for_page(http, t, &parsed).await?;
+    let (mut changes, skipped) = upserts(parsed, Some(&links), cp);
+    history::attach(&mut changes, histories);
     match window.after_page(more_results, span, top_id)? {
         Some(next) => cp.extra = Some(next.encode()),
         None => {

@@ -145,6 +145,19 @@ pub fn assert_mirrors(mirror: &Mirror, world: &World) {
             .map(|i| external_id(ObjectKind::Contact, *i))
             .collect();
         assert_eq!(got.contacts, contacts);
+        // From the batch read of `dealstage` history (each world stage is one HubSpot
+        // stage id, so nothing folds).
+        let history: Vec<(String, i64)> = d
+            .stage_history
+            .iter()
+            .map(|(stage, ms)| (stage_id(d.pipeline, *stage), ms.div_euclid(1000)))
+            .collect();
+        let got_history: Vec<(String, i64)> = got
+            .stage_history
+            .iter()
+            .map(|c| (c.stage.clone(), c.at))
+            .collect();
+        assert_eq!(got_history, history, "deal {idx}");
     }
     for idx in 0..world.count(ObjectKind::Activity) {
         let Some(a) = world.activity(idx) else {

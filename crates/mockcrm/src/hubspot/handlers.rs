@@ -333,6 +333,17 @@ pub(crate) async fn associations(
         }
         results.push_str("]}");
     }
+    batch_answer(&started, &results, n_errors, &errors)
+}
+
+/// A batch answer: `results` (JSON objects, comma-separated), and `errors` when
+/// `n_errors > 0` (then with a 207), timed from `started`.
+pub(crate) fn batch_answer(
+    started: &str,
+    results: &str,
+    n_errors: usize,
+    errors: &str,
+) -> Response {
     let completed = rfc3339_ms(now_ms());
     let mut out = format!("{{\"status\":\"COMPLETE\",\"results\":[{results}]");
     if n_errors > 0 {
@@ -349,7 +360,8 @@ pub(crate) async fn associations(
     json(status, out)
 }
 
-fn now_ms() -> i64 {
+/// Now, in epoch milliseconds.
+pub(crate) fn now_ms() -> i64 {
     (time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000) as i64
 }
 

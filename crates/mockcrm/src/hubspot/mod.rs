@@ -1,14 +1,16 @@
 //! The HubSpot mock: CRM v3 object lists (with `after` cursors, `properties`,
 //! `associations` and `archived=true`), CRM search (filters on the modification date
 //! and `hs_object_id`, one sort rule, at most 200 per page, the 10,000-result cap and
-//! its 400, a per-second search limit), v4 association batch reads, owners, deal
-//! pipelines, and OAuth v1 (authorize redirect, token grant, refresh-token deletion),
-//! all served from the shared [`World`](crate::World).
+//! its 400, a per-second search limit), v4 association batch reads, CRM object batch
+//! reads (with deals' `dealstage` history), owners, deal pipelines, and OAuth v1
+//! (authorize redirect, token grant, refresh-token deletion), all served from the
+//! shared [`World`](crate::World).
 //!
 //! Ids: every kind has its own numeric range ([`external_id`]); the first pipeline is
 //! HubSpot's `default` with its built-in stage ids. Error bodies, `X-HubSpot-RateLimit-*`
 //! headers and 429 `policyName`s follow HubSpot's formats ([`HubspotStyle`]).
 
+mod batch;
 mod handlers;
 mod json;
 mod oauth;
@@ -122,6 +124,10 @@ pub fn router_with(config: Config) -> Router<Arc<MockState>> {
         .route("/crm/v3/pipelines/{object}", get(small::pipelines))
         .route("/crm/v3/objects/{object}", get(handlers::list))
         .route("/crm/v3/objects/{object}/search", post(search::search))
+        .route(
+            "/crm/v3/objects/{object}/batch/read",
+            post(batch::batch_read),
+        )
         .route(
             "/crm/v4/associations/{from}/{to}/batch/read",
             post(handlers::associations),
