@@ -15,7 +15,7 @@ use connectors::{
 };
 use domain::crm::{ActivityType, ObjectKind, Provider, Record, RecordData};
 use mockcrm::pipedrive::{
-    deal_placement, external_id, external_id_in, is_note, pipeline_id, stage_external_id,
+    deal_placement, external_id, external_id_in, flow, is_note, pipeline_id, stage_external_id,
 };
 use mockcrm::world::{PIPELINES, STAGES};
 use mockcrm::{Fault, Mock, MockOptions, World, WorldSpec};
@@ -144,6 +144,17 @@ fn check(world: &World, kind: ObjectKind, idx: u64, rec: &Record) {
             );
             assert_eq!(d.created_at, Some(s.meta.created_ms.div_euclid(1000)));
             assert_eq!(d.closed_at, s.closed_ms.map(|ms| ms.div_euclid(1000)));
+            // Since `add_time` in its stage, or its stage moves from its flow.
+            let history: Vec<(String, i64)> = flow::stage_history(&s)
+                .into_iter()
+                .map(|(stage, ms)| (stage.to_string(), ms.div_euclid(1000)))
+                .collect();
+            let got: Vec<(String, i64)> = d
+                .stage_history
+                .iter()
+                .map(|c| (c.stage.clone(), c.at))
+                .collect();
+            assert_eq!(got, history, "deal {idx}");
         }
         RecordData::Activity(a) => {
             let s = world.activity(idx).expect("live activity");
@@ -253,12 +264,33 @@ async fn incremental_passes_read_only_what_changed() {
     assert!(modified > 10 && deleted > 2, "{modified} {deleted}");
 
     let before = c.meter().requests();
+    let cost_before = c.meter().cost();
+    m.state.clear_requests();
     let reports = mirror.sync_all(&c).await.expect("incremental sync");
     let incremental_requests = c.meter().requests() - before;
     // Owners 1, pipelines + stages 2, one page each of organizations, persons, deals,
     // archived deals, activities and notes: nothing proportional to the 4,000 records.
-    assert_eq!(incremental_requests, 9, "{:?}", m.state.requests());
-    assert!(full_requests > incremental_requests + 4);
+    // Besides, one flow read per changed deal that has moved between stages (the
+    // world's deals all start unmoved, so those are the modified ones that moved).
+    let flows = m
+        .state
+        .requests()
+        .iter()
+        .filter(|r| r.path.ends_with("/flow"))
+        .count() as u64;
+    let moved = live(world, ObjectKind::Deal)
+        .into_iter()
+        .filter_map(|idx| world.deal(idx))
+        .filter(|d| flow::stage_change_ms(d).is_some())
+        .count() as u64;
+    assert!(moved > 0);
+    assert_eq!(flows, moved, "{:?}", m.state.requests());
+    assert_eq!(incremental_requests, 9 + flows, "{:?}", m.state.requests());
+    assert_eq!(
+        c.meter().cost() - cost_before,
+        7 * 10 + 2 * 20 + flows * pipedrive::FLOW_COST
+    );
+    assert!(full_requests > incremental_requests - flows + 4);
     for kind in [
         ObjectKind::Company,
         ObjectKind::Contact,

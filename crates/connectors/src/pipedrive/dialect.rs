@@ -6,8 +6,8 @@
 //!   the lowest published value for the auth kind and tighten to `x-ratelimit-limit`;
 //!   a burst 429 is retried after `Retry-After`/`x-ratelimit-reset`;
 //! - a **daily token budget** for the whole company (30,000 × plan multiplier × seats),
-//!   each request costing tokens (list: 10 in v2, 20 in v1). Once it is spent every
-//!   request gets a 429 until the reset: that one is
+//!   each request costing tokens (list: 10 in v2, 20 in v1, 40 a deal's flow). Once it
+//!   is spent every request gets a 429 until the reset: that one is
 //!   [`Verdict::QuotaExhausted`], recognized by `x-daily-ratelimit-token-remaining: 0`
 //!   (sent by the live API, not in the reference) or a "daily" error text.
 //!
@@ -38,6 +38,8 @@ pub fn default_limit(static_token: bool) -> (u32, Duration) {
 pub const V2_LIST_COST: u64 = 10;
 /// Budget tokens a v1 list request costs.
 pub const V1_LIST_COST: u64 = 20;
+/// Budget tokens a page of a deal's flow (`/v1/deals/{id}/flow`) costs.
+pub const FLOW_COST: u64 = 40;
 
 /// How long to stay away after Cloudflare's block page (longer than any in-run wait, so
 /// the run ends with `RateLimited` and the job is retried later).

@@ -29,16 +29,22 @@
 //! 30-day window. Any record a listing marks `is_deleted` (or a note with
 //! `active_flag: false`) is a deletion too.
 //!
+//! Stage history: a deal that never changed stage (`stage_change_time` null) is in its
+//! stage since `add_time`; each deal that did costs a `GET /api/v1/deals/{id}/flow`
+//! after its page ([`flow`]).
+//!
 //! Canonical ids: the Pipedrive id as a string; activities are `activity:<id>` and
-//! notes `note:<id>`. Deal participants beyond the primary person, stage history (deal
-//! flow) and custom fields would cost a request per deal and are not read.
+//! notes `note:<id>`. Deal participants beyond the primary person and custom fields
+//! would cost a request per deal and are not read.
 
 mod convert;
 mod dialect;
+mod flow;
 mod lenient;
 mod wire;
 
-pub use dialect::{BURST_WINDOW, Pipedrive, V1_LIST_COST, V2_LIST_COST, default_limit};
+pub use dialect::{BURST_WINDOW, FLOW_COST, Pipedrive, V1_LIST_COST, V2_LIST_COST, default_limit};
+pub use flow::FLOW_LIMIT;
 
 use domain::crm::ObjectKind;
 use serde::Deserialize;
@@ -61,6 +67,7 @@ pub static ROUTES: &[Route] = &[
     Route::get("/api/v2/persons"),
     Route::get("/api/v2/deals"),
     Route::get("/api/v2/deals/archived"),
+    Route::get("/api/v1/deals/*/flow"),
     Route::get("/api/v2/activities"),
 ];
 
@@ -99,6 +106,8 @@ impl std::fmt::Debug for Client {
 struct Step {
     changes: Vec<Change>,
     skipped: Vec<Skip>,
+    /// Deals that changed stage: (index into `changes`, Pipedrive id).
+    moved: Vec<(usize, u64)>,
 }
 
 impl Step {
@@ -270,11 +279,19 @@ impl Client {
         let data = page.data.unwrap_or_default();
         let mut step = Step {
             changes: Vec::with_capacity(data.len()),
-            skipped: Vec::new(),
+            ..Step::default()
         };
         let mut saw = |ms| cp.saw(ms);
         for raw in data {
-            step.take(wire::v2_record(kind, raw, &mut saw));
+            if kind != V2Kind::Deals {
+                step.take(wire::v2_record(kind, raw, &mut saw));
+                continue;
+            }
+            let (mapped, moved) = wire::deal(raw, &mut saw);
+            if let Some(id) = moved {
+                step.moved.push((step.changes.len(), id));
+            }
+            step.take(mapped);
         }
         let next = page
             .additional_data
@@ -317,7 +334,8 @@ impl Client {
         } else {
             V2Kind::ArchivedDeals
         };
-        let (step, next) = self.v2_step(kind, &mut cp).await?;
+        let (mut step, next) = self.v2_step(kind, &mut cp).await?;
+        flow::fill(&self.http, &mut step.changes, &step.moved).await?;
         Ok(match next {
             Some(cursor) => {
                 cp.page = Some(cursor);
@@ -555,6 +573,7 @@ mod tests {
             "/api/v1/notes?start=0&limit=500&sort=id%20ASC",
             "/api/v2/deals?limit=500&sort_by=id&sort_direction=asc",
             "/api/v2/stages?limit=500",
+            "/api/v1/deals/42/flow?start=0&limit=100&items=dealChange",
         ] {
             assert!(c.http().permit("GET", path).is_ok(), "{path}");
         }
@@ -566,6 +585,10 @@ mod tests {
             ("GET", "/api/v2/deals/1"),
             ("GET", "/api/v2/deals/search"),
             ("GET", "/api/v2/deals/archived/1"),
+            ("GET", "/api/v1/deals//flow"),
+            ("GET", "/api/v1/deals/42/flow/1"),
+            ("GET", "/api/v1/deals/42/participants"),
+            ("DELETE", "/api/v1/deals/42/flow"),
             ("GET", "/v1/recents"),
             ("POST", "/oauth/token"),
         ] {

@@ -9,7 +9,7 @@
 
 use domain::crm::{
     Activity, ActivityType, Amount, Company, Contact, Deal, Owner, Pipeline, Record, RecordData,
-    Stage, clean_text, currency_code, email_key,
+    Stage, StageChange, clean_text, currency_code, email_key,
 };
 use serde::Deserialize;
 use serde_json::value::RawValue;
@@ -208,6 +208,8 @@ struct DealWire<'a> {
     add_time: Text<'a>,
     #[serde(borrow, default)]
     update_time: Text<'a>,
+    #[serde(borrow, default)]
+    stage_change_time: Text<'a>,
     #[serde(borrow, default)]
     close_time: Text<'a>,
     #[serde(borrow, default)]
@@ -463,7 +465,7 @@ pub(super) fn v2_record(kind: V2Kind, raw: &RawValue, saw: &mut impl FnMut(i64))
     match kind {
         V2Kind::Organizations => organization(raw, saw),
         V2Kind::Persons => person(raw, saw),
-        V2Kind::Deals => deal(raw, saw),
+        V2Kind::Deals => deal(raw, saw).0,
         V2Kind::ArchivedDeals => archived_deal(raw, saw),
         V2Kind::Activities => activity(raw, saw),
     }
@@ -522,19 +524,25 @@ fn person(raw: &RawValue, saw: &mut impl FnMut(i64)) -> Mapped {
     record(id, updated, data, raw)
 }
 
-fn deal(raw: &RawValue, saw: &mut impl FnMut(i64)) -> Mapped {
+/// A v2 deal, and its Pipedrive id when it changed stage since it was added (its
+/// history then comes from its flow, see [`super::flow`]; until then it holds only
+/// the stage it entered at `stage_change_time`).
+pub(super) fn deal(raw: &RawValue, saw: &mut impl FnMut(i64)) -> (Mapped, Option<u64>) {
     let Ok(d) = object::<DealWire>(raw) else {
-        return skip(salvage_id(raw).map(|i| i.to_string()), MALFORMED);
+        return (
+            skip(salvage_id(raw).map(|i| i.to_string()), MALFORMED),
+            None,
+        );
     };
     let Some(id) = id_string(d.id) else {
-        return skip(None, NO_ID);
+        return (skip(None, NO_ID), None);
     };
     let updated = modified_ms(&d.update_time, &d.add_time);
     saw(updated);
     let status = d.status.get().map(str::trim);
     // Deleted and archived deals leave the mirror (archived ones are listed apart).
     if d.is_deleted.is() || d.is_archived.is() || status == Some("deleted") {
-        return Mapped::Delete(id);
+        return (Mapped::Delete(id), None);
     }
     // An absurd or unreadable amount keeps the deal, without an amount.
     let amount = d
@@ -552,19 +560,28 @@ fn deal(raw: &RawValue, saw: &mut impl FnMut(i64)) -> Mapped {
         .or_else(|| secs(&d.won_time))
         .or_else(|| secs(&d.lost_time))
         .filter(|_| is_closed == Some(true));
+    let stage = id_string(d.stage_id);
+    let created_at = secs(&d.add_time);
+    let moved_at = secs(&d.stage_change_time);
+    let stage_history = stage
+        .clone()
+        .zip(moved_at.or(created_at))
+        .map(|(stage, at)| StageChange { stage, at })
+        .into_iter()
+        .collect();
     let data = RecordData::Deal(Deal {
         name: clean_text(d.title.get(), NAME_MAX).unwrap_or_default(),
         amount,
         currency: currency_code(d.currency.get()),
         pipeline: id_string(d.pipeline_id),
-        stage: id_string(d.stage_id),
+        stage,
         close_date: d
             .expected_close_date
             .get()
             .and_then(date)
             .map(str::to_owned),
         owner: id_string(d.owner_id),
-        created_at: secs(&d.add_time),
+        created_at,
         closed_at,
         is_closed,
         is_won,
@@ -572,9 +589,12 @@ fn deal(raw: &RawValue, saw: &mut impl FnMut(i64)) -> Mapped {
         forecast_category: None,
         contacts: id_string(d.person_id).into_iter().collect(),
         company: id_string(d.org_id),
-        stage_history: Vec::new(),
+        stage_history,
     });
-    record(id, updated, data, raw)
+    (
+        record(id, updated, data, raw),
+        d.id.0.filter(|_| moved_at.is_some()),
+    )
 }
 
 /// A row of the archived deals listing: a deletion from the mirror.
@@ -735,7 +755,7 @@ mod tests {
             ("{}", NO_ID),
             ("{\"id\":-3}", NO_ID),
         ] {
-            match deal(&raw(json), &mut saw) {
+            match deal(&raw(json), &mut saw).0 {
                 Mapped::Skip(s) => assert_eq!(s.reason, reason, "{json}"),
                 other => panic!("{json}: {other:?}"),
             }
@@ -748,7 +768,7 @@ mod tests {
         let r = raw(
             r#"{"id":42,"title":" ACME renewal ","owner_id":7,"person_id":901,"org_id":55,"pipeline_id":1,"stage_id":3,"value":1e300,"currency":"usd","status":"lost","add_time":"2025-04-01T09:00:00Z","update_time":"2025-05-01T10:12:13Z","close_time":"2025-05-01T10:00:00Z","expected_close_date":"2025-06-30"}"#,
         );
-        let Mapped::Upsert(rec) = deal(&r, &mut |ms| seen.push(ms)) else {
+        let (Mapped::Upsert(rec), None) = deal(&r, &mut |ms| seen.push(ms)) else {
             panic!("not an upsert")
         };
         assert_eq!(seen, vec![1_746_094_333_000]);
@@ -763,10 +783,29 @@ mod tests {
         assert_eq!(d.closed_at, Some(1_746_093_600));
         assert_eq!(d.contacts, vec!["901".to_owned()]);
         assert_eq!(d.close_date.as_deref(), Some("2025-06-30"));
+        // Never moved (no stage_change_time): in its stage since it was added, and no
+        // flow to read. Moved: the stage it entered then, until its flow is read.
+        let history = |d: &Deal| -> Vec<(String, i64)> {
+            d.stage_history
+                .iter()
+                .map(|c| (c.stage.clone(), c.at))
+                .collect()
+        };
+        assert_eq!(history(&d), vec![("3".to_owned(), 1_743_498_000)]);
+        let moved = raw(
+            r#"{"id":46,"stage_id":"5","status":"open","add_time":"2025-04-01T09:00:00Z","stage_change_time":"2025-04-20T15:30:00Z"}"#,
+        );
+        let (Mapped::Upsert(rec), Some(46)) = deal(&moved, &mut |_| {}) else {
+            panic!("a moved deal")
+        };
+        let RecordData::Deal(d) = rec.data else {
+            panic!("not a deal")
+        };
+        assert_eq!(history(&d), vec![("5".to_owned(), 1_745_163_000)]);
         let gone = raw(r#"{"id":43,"status":"deleted","update_time":"2025-05-01T10:12:13Z"}"#);
-        assert!(matches!(deal(&gone, &mut |_| {}), Mapped::Delete(id) if id == "43"));
+        assert!(matches!(deal(&gone, &mut |_| {}).0, Mapped::Delete(id) if id == "43"));
         let archived = raw(r#"{"id":44,"status":"won","is_archived":true}"#);
-        assert!(matches!(deal(&archived, &mut |_| {}), Mapped::Delete(id) if id == "44"));
+        assert!(matches!(deal(&archived, &mut |_| {}).0, Mapped::Delete(id) if id == "44"));
         let mut seen = Vec::new();
         let listed = raw(r#"{"id":45,"title":"x","update_time":"2025-05-01T10:12:13Z"}"#);
         let mapped = v2_record(V2Kind::ArchivedDeals, &listed, &mut |ms| seen.push(ms));

@@ -1,8 +1,9 @@
 //! A stateful Pipedrive mock serving a [`World`] in Pipedrive's wire
 //! format: the API v2 cursor listings of organizations, persons, deals (with
-//! `status=deleted`, and `/deals/archived`), activities, pipelines and stages; the v1 offset listing of notes
-//! and the unpaged v1 users list; Pipedrive's error bodies, `x-ratelimit-*` burst
-//! headers and 429s, the daily token budget's 429 with `x-daily-ratelimit-token-*`;
+//! `status=deleted`, and `/deals/archived`), activities, pipelines and stages; the v1
+//! offset listings of notes and of a deal's flow (its stage and status changes, see
+//! [`flow`]) and the unpaged v1 users list; Pipedrive's error bodies, `x-ratelimit-*`
+//! burst headers and 429s, the daily token budget's 429 with `x-daily-ratelimit-token-*`;
 //! and the OAuth server (`/oauth/authorize`, `/oauth/token` with HTTP Basic client
 //! authentication and `api_domain` in the answer, RFC 7009 `/oauth/revoke`).
 //!
@@ -21,6 +22,7 @@
 //! status and deletion time, v1 notes omit their related objects (`deal`, `person`,
 //! `organization`, `user`), and the daily budget counts requests, not tokens.
 
+pub mod flow;
 mod lists;
 mod notes;
 mod render;
@@ -30,7 +32,7 @@ use std::time::Duration;
 
 use axum::Router;
 use axum::body::Bytes;
-use axum::extract::{RawQuery, State};
+use axum::extract::{Path, RawQuery, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -91,6 +93,8 @@ pub fn router() -> Router<Arc<MockState>> {
         .route("/api/v2/persons", get(persons))
         .route("/api/v2/deals", get(deals))
         .route("/api/v2/deals/archived", get(archived_deals))
+        .route("/api/v1/deals/{id}/flow", get(deal_flow))
+        .route("/v1/deals/{id}/flow", get(deal_flow))
         .route("/api/v2/activities", get(activities))
         .route("/oauth/authorize", get(authorize))
         .route("/oauth/token", post(token))
@@ -127,6 +131,14 @@ async fn deals(State(s): State<Arc<MockState>>, RawQuery(q): RawQuery) -> Respon
 
 async fn archived_deals(RawQuery(q): RawQuery) -> Response {
     lists::archived_deals(q.as_deref().unwrap_or_default())
+}
+
+async fn deal_flow(
+    State(s): State<Arc<MockState>>,
+    Path(id): Path<String>,
+    RawQuery(q): RawQuery,
+) -> Response {
+    flow::deal_flow(&s, &id, q.as_deref().unwrap_or_default())
 }
 
 async fn activities(State(s): State<Arc<MockState>>, RawQuery(q): RawQuery) -> Response {

@@ -273,7 +273,7 @@ pub(super) fn deal(out: &mut String, d: &DealSeed) {
     field_str(out, "currency", d.currency);
     field_time(out, "add_time", Some(d.meta.created_ms));
     field_time(out, "update_time", Some(d.meta.updated_ms));
-    field_time(out, "stage_change_time", Some(d.meta.updated_ms));
+    field_time(out, "stage_change_time", super::flow::stage_change_ms(d));
     field_raw(out, "is_deleted", "false");
     field_raw(out, "is_archived", "false");
     field_str(out, "status", status);
