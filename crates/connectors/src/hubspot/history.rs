@@ -1,8 +1,12 @@
-//! Deal stage history. HubSpot lists and searches return only a property's current
-//! value, so after each page of deals their `dealstage` versions are read with
-//! `POST /crm/v3/objects/deals/batch/read` and `propertiesWithHistory: ["dealstage"]`,
-//! at most [`HISTORY_BATCH`] ids a request (HubSpot's cap for batch reads with property
-//! history), and folded into the deal's stage changes, oldest first.
+//! Deal stage history, as HubSpot's `dealstage` versions (newest first) folded into the
+//! deal's stage changes, oldest first.
+//!
+//! The full pass lists deals with `propertiesWithHistory=dealstage`, so each listed
+//! deal carries its versions ([`listed`]; no request of its own, but pages of 50). A
+//! search returns only current values, so after each search page of deals the
+//! incremental pass reads their versions with `POST /crm/v3/objects/deals/batch/read`
+//! and `propertiesWithHistory: ["dealstage"]` ([`for_page`]), at most [`HISTORY_BATCH`]
+//! ids a request (HubSpot's cap for batch reads with property history).
 
 use std::collections::HashMap;
 
@@ -10,7 +14,7 @@ use domain::crm::{RecordData, StageChange};
 use serde::{Deserialize, Deserializer};
 use serde_json::json;
 
-use super::map::{Parsed, Shape};
+use super::map::Parsed;
 use super::types::ObjectType;
 use super::values::{millis, nonempty, seconds};
 use super::wire::text;
@@ -33,6 +37,7 @@ struct HistoryBatch {
     results: Vec<HistoryResult>,
 }
 
+/// A record with its property history: a batch read result, or a listed deal.
 #[derive(Deserialize)]
 struct HistoryResult {
     #[serde(default, deserialize_with = "text")]
@@ -90,14 +95,14 @@ pub(crate) fn fold(versions: &[Version]) -> Vec<StageChange> {
     changes
 }
 
-/// The stage histories of a page's deals by HubSpot id; nothing (and no request) for
-/// other object types.
+/// The stage histories of a search page's deals by HubSpot id, by batch read; nothing
+/// (and no request) for other object types.
 pub(crate) async fn for_page(
     http: &Http,
     t: &ObjectType,
     parsed: &[Parsed],
 ) -> Result<HashMap<String, Vec<StageChange>>, ConnectorError> {
-    if t.shape != Shape::Deal {
+    if t.history().is_none() {
         return Ok(HashMap::new());
     }
     let ids: Vec<&str> = parsed
@@ -127,15 +132,34 @@ async fn read(
     Ok(out)
 }
 
+/// A result's HubSpot id and folded stage history (none without an id).
+fn entry(r: HistoryResult) -> Option<(String, Vec<StageChange>)> {
+    let id = nonempty(r.id)?;
+    Some((id, fold(&r.history.unwrap_or_default().dealstage)))
+}
+
 /// The folded stage history of each deal in a batch read answer, by HubSpot id.
 pub(crate) fn histories(
     reply: &Reply,
 ) -> Result<impl Iterator<Item = (String, Vec<StageChange>)> + use<>, ConnectorError> {
     let batch: HistoryBatch = reply.json()?;
-    Ok(batch.results.into_iter().filter_map(|r| {
-        let id = nonempty(r.id)?;
-        Some((id, fold(&r.history.unwrap_or_default().dealstage)))
-    }))
+    Ok(batch.results.into_iter().filter_map(entry))
+}
+
+/// The stage histories a list page of deals carries (`propertiesWithHistory` in each
+/// result), by HubSpot id; nothing for other object types. Only records that parsed are
+/// read, and one whose history cannot be read has none (it costs the history, not the
+/// page).
+pub(crate) fn listed(t: &ObjectType, parsed: &[Parsed]) -> HashMap<String, Vec<StageChange>> {
+    if t.history().is_none() {
+        return HashMap::new();
+    }
+    parsed
+        .iter()
+        .filter(|p| p.typed.is_ok())
+        .filter_map(|p| serde_json::from_str::<HistoryResult>(p.raw.get()).ok())
+        .filter_map(entry)
+        .collect()
 }
 
 /// Give each deal among `changes` its history from `histories`.
@@ -150,5 +174,165 @@ pub(crate) fn attach(changes: &mut [Change], mut histories: HashMap<String, Vec<
         {
             deal.stage_history = history;
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use serde_json::value::RawValue;
+
+    use super::*;
+    use crate::hubspot::map;
+    use crate::hubspot::types::{COMPANIES, DEALS};
+
+    /// HubSpot lists versions newest first; here with a re-save of a stage, a version
+    /// without a value, one with an unreadable time and one that is not an object.
+    const VERSIONS: &str = r#"[
+        {"value":"closedwon","timestamp":"2025-03-01T12:00:00.000Z","sourceType":"CRM_UI","sourceId":"userId:7","updatedByUserId":7},
+        {"value":"decisionmakerboughtin","timestamp":"2025-02-10T09:00:00.000Z","sourceType":"CRM_UI"},
+        {"value":"","timestamp":"2025-02-05T09:00:00.000Z"},
+        {"value":"qualifiedtobuy","timestamp":"last week"},
+        7,
+        {"value":"appointmentscheduled","timestamp":"2025-01-05T09:00:00.000Z","sourceType":"IMPORT"},
+        {"value":"appointmentscheduled","timestamp":"1735808400000","sourceType":"CRM_UI"}]"#;
+
+    /// [`VERSIONS`] oldest first (order must not matter).
+    fn reversed() -> String {
+        let mut v: Vec<serde_json::Value> = serde_json::from_str(VERSIONS).expect("json");
+        v.reverse();
+        serde_json::to_string(&v).expect("json")
+    }
+
+    /// What [`VERSIONS`] folds to.
+    fn moved() -> Vec<(String, i64)> {
+        vec![
+            ("appointmentscheduled".to_owned(), 1_735_808_400),
+            ("decisionmakerboughtin".to_owned(), 1_739_178_000),
+            ("closedwon".to_owned(), 1_740_830_400),
+        ]
+    }
+
+    type Folded = BTreeMap<String, Vec<(String, i64)>>;
+
+    fn folded(histories: impl IntoIterator<Item = (String, Vec<StageChange>)>) -> Folded {
+        histories
+            .into_iter()
+            .map(|(id, h)| (id, h.into_iter().map(|c| (c.stage, c.at)).collect()))
+            .collect()
+    }
+
+    fn want(entries: &[(&str, bool)]) -> Folded {
+        entries
+            .iter()
+            .map(|(id, has)| {
+                let h = if *has { moved() } else { Vec::new() };
+                ((*id).to_owned(), h)
+            })
+            .collect()
+    }
+
+    #[test]
+    fn batch_reads_fold_oldest_first_without_repeats_or_junk() {
+        // Deal 4 lists the versions oldest first; deal 2's history is not a list, deal 3
+        // has none, and a result without an id is dropped.
+        let body = format!(
+            r#"{{"status":"COMPLETE","results":[
+            {{"id":"1","properties":{{"hs_object_id":"1"}},"propertiesWithHistory":{{"dealstage":{VERSIONS}}},"archived":false}},
+            {{"id":"2","propertiesWithHistory":{{"dealstage":"closedlost"}}}},
+            {{"id":"3"}},
+            {{"id":" 4 ","propertiesWithHistory":{{"dealstage":{}}}}},
+            {{"propertiesWithHistory":{{"dealstage":[]}}}}],
+            "startedAt":"2025-05-01T10:12:13.456Z","completedAt":"2025-05-01T10:12:13.500Z"}}"#,
+            reversed()
+        );
+        let reply = Reply {
+            headers: Default::default(),
+            body: body.into_bytes(),
+        };
+        let got = folded(histories(&reply).expect("parses"));
+        assert_eq!(
+            got,
+            want(&[("1", true), ("2", false), ("3", false), ("4", true)])
+        );
+        let truncated = Reply {
+            headers: Default::default(),
+            body: br#"{"results":[{"id":"1","propertiesWith"#.to_vec(),
+        };
+        assert!(matches!(
+            histories(&truncated).map(|_| ()),
+            Err(ConnectorError::Malformed(_))
+        ));
+    }
+
+    #[test]
+    fn listed_deals_carry_their_own_history() {
+        // A list page with `propertiesWithHistory=dealstage`: deal 4 lists the versions
+        // oldest first, deal 2's history is not a list, deal 3 has none, deal 5's
+        // `propertiesWithHistory` is not an object (deal 5 keeps no history, the page
+        // the rest), and a record that is not an object is skipped by the mapping.
+        let results = [
+            format!(
+                r#"{{"id":"1","properties":{{"dealname":"A","dealstage":"closedwon"}},"propertiesWithHistory":{{"dealstage":{VERSIONS}}},"archived":false}}"#
+            ),
+            r#"{"id":"2","properties":{"dealname":"B"},"propertiesWithHistory":{"dealstage":"closedlost"}}"#.to_owned(),
+            r#"{"id":"3","properties":{"dealname":"C"}}"#.to_owned(),
+            format!(
+                r#"{{"id":" 4 ","properties":{{"dealname":"D"}},"propertiesWithHistory":{{"dealstage":{}}}}}"#,
+                reversed()
+            ),
+            r#"{"id":"5","properties":{"dealname":"E"},"propertiesWithHistory":"dealstage"}"#.to_owned(),
+            "7".to_owned(),
+        ];
+        let parse = |t: &ObjectType| -> Vec<Parsed> {
+            results
+                .iter()
+                .map(|r| map::parse(t.shape, RawValue::from_string(r.clone()).expect("raw")))
+                .collect()
+        };
+        let deals = parse(&DEALS);
+        assert_eq!(deals.iter().filter(|p| p.typed.is_ok()).count(), 5);
+        let got = folded(listed(&DEALS, &deals));
+        assert_eq!(
+            got,
+            want(&[("1", true), ("2", false), ("3", false), ("4", true)])
+        );
+        // Other types carry none (and are not read for it).
+        assert!(listed(&COMPANIES, &parse(&COMPANIES)).is_empty());
+
+        // Attached to the deals they belong to, by external id.
+        let mut changes: Vec<Change> = deals
+            .into_iter()
+            .filter_map(|p| p.build(None).ok())
+            .map(Change::Upsert)
+            .collect();
+        attach(&mut changes, listed(&DEALS, &parse(&DEALS)));
+        let attached: Folded = changes
+            .iter()
+            .filter_map(|c| match c {
+                Change::Upsert(r) => match &r.data {
+                    RecordData::Deal(d) => Some((
+                        r.external_id.clone(),
+                        d.stage_history
+                            .iter()
+                            .map(|c| (c.stage.clone(), c.at))
+                            .collect(),
+                    )),
+                    _ => None,
+                },
+                Change::Delete { .. } => None,
+            })
+            .collect();
+        assert_eq!(
+            attached,
+            want(&[
+                ("1", true),
+                ("2", false),
+                ("3", false),
+                ("4", true),
+                ("5", false)
+            ])
+        );
     }
 }

@@ -2,11 +2,12 @@
 //! engagement objects (calls, emails, meetings, notes, tasks) as activities.
 //!
 //! Everything goes through [`Http`] with the allow-list [`ROUTES`]: GETs of the owners,
-//! pipelines and object lists, and the POSTs that only read — CRM search, v4
-//! association batch reads and the deals batch read that brings each deal's stage
-//! history ([`history`]). Owners and pipelines are read in full on every pass; the
-//! CRM objects in full the first time and incrementally after (see [`objects`]):
-//! searches by modification time for changes, the archived listings for deletions.
+//! pipelines and object lists (deals' with their stage history), and the POSTs that
+//! only read — CRM search, v4 association batch reads and the deals batch read that
+//! brings the stage history of changed deals ([`history`]). Owners and pipelines are
+//! read in full on every pass; the CRM objects in full the first time and
+//! incrementally after (see [`objects`]): searches by modification time for changes,
+//! the archived listings for deletions.
 //!
 //! Limits: HubSpot counts requests per account in a rolling 10-second window — 110 for
 //! an OAuth app, 100 for a private app on Free/Starter (up to 190 on higher tiers, which

@@ -2,7 +2,8 @@
 //!
 //! **Full pass** (phase = object type index; activities step through calls, emails,
 //! meetings, notes, tasks): `GET /crm/v3/objects/{type}` 100 at a time in id order,
-//! with the properties we map and the associations (`page` = HubSpot's `after`).
+//! with the properties we map and the associations (`page` = HubSpot's `after`); deals
+//! 50 at a time, with the history of their stage (`propertiesWithHistory=dealstage`).
 //!
 //! **Incremental pass** (phase = 2 × type index + step): step 0 searches records
 //! modified since the pass's lower bound, 200 at a time, sorted by modification time,
@@ -15,8 +16,8 @@
 //! through HubSpot's recycle bin) and emits a deletion for each archived since the
 //! lower bound.
 //!
-//! Deals of either pass get their stage history from a batch read after their page
-//! ([`history`]).
+//! Deals get their stage history from their list page in the full pass, and from a
+//! batch read after each search page in the incremental one ([`history`]).
 
 use std::collections::HashMap;
 
@@ -136,7 +137,7 @@ async fn full_page(
         .into_iter()
         .map(|raw| map::parse(t.shape, raw))
         .collect();
-    let histories = history::for_page(http, t, &parsed).await?;
+    let histories = history::listed(t, &parsed);
     let (mut changes, skipped) = upserts(parsed, None, cp);
     history::attach(&mut changes, histories);
     match next {

@@ -10,7 +10,7 @@ use super::map::{self, Link, Links, Shape};
 use super::types::{DEALS, ENGAGEMENTS};
 use super::window::Window;
 use super::*;
-use super::{history, small, values};
+use super::{small, values};
 
 fn raw(s: &str) -> Box<RawValue> {
     RawValue::from_string(s.to_owned()).expect("raw json")
@@ -122,66 +122,6 @@ fn deals_map_every_field() {
     assert_eq!(d.owner.as_deref(), Some("7261"));
     assert_eq!(d.contacts, vec!["901".to_owned(), "902".to_owned()]);
     assert_eq!(d.company.as_deref(), Some("78"));
-}
-
-#[test]
-fn deal_stage_history_folds_oldest_first_without_repeats_or_junk() {
-    // HubSpot lists versions newest first; here with a re-save of a stage, a version
-    // without a value, one with an unreadable time and one that is not an object. Deal 4
-    // lists the same versions oldest first (order must not matter); deal 2's history is
-    // not a list, deal 3 has none, and a result without an id is dropped.
-    let versions = r#"[
-        {"value":"closedwon","timestamp":"2025-03-01T12:00:00.000Z","sourceType":"CRM_UI","sourceId":"userId:7","updatedByUserId":7},
-        {"value":"decisionmakerboughtin","timestamp":"2025-02-10T09:00:00.000Z","sourceType":"CRM_UI"},
-        {"value":"","timestamp":"2025-02-05T09:00:00.000Z"},
-        {"value":"qualifiedtobuy","timestamp":"last week"},
-        7,
-        {"value":"appointmentscheduled","timestamp":"2025-01-05T09:00:00.000Z","sourceType":"IMPORT"},
-        {"value":"appointmentscheduled","timestamp":"1735808400000","sourceType":"CRM_UI"}]"#;
-    let reversed = {
-        let mut v: Vec<serde_json::Value> = serde_json::from_str(versions).expect("json");
-        v.reverse();
-        serde_json::to_string(&v).expect("json")
-    };
-    let body = format!(
-        r#"{{"status":"COMPLETE","results":[
-        {{"id":"1","properties":{{"hs_object_id":"1"}},"propertiesWithHistory":{{"dealstage":{versions}}},"archived":false}},
-        {{"id":"2","propertiesWithHistory":{{"dealstage":"closedlost"}}}},
-        {{"id":"3"}},
-        {{"id":" 4 ","propertiesWithHistory":{{"dealstage":{reversed}}}}},
-        {{"propertiesWithHistory":{{"dealstage":[]}}}}],
-        "startedAt":"2025-05-01T10:12:13.456Z","completedAt":"2025-05-01T10:12:13.500Z"}}"#
-    );
-    let reply = crate::http::Reply {
-        headers: Default::default(),
-        body: body.into_bytes(),
-    };
-    let got: std::collections::BTreeMap<String, Vec<(String, i64)>> = history::histories(&reply)
-        .expect("parses")
-        .map(|(id, h)| (id, h.into_iter().map(|c| (c.stage, c.at)).collect()))
-        .collect();
-    let moved = vec![
-        ("appointmentscheduled".to_owned(), 1_735_808_400),
-        ("decisionmakerboughtin".to_owned(), 1_739_178_000),
-        ("closedwon".to_owned(), 1_740_830_400),
-    ];
-    let want: std::collections::BTreeMap<String, Vec<(String, i64)>> = [
-        ("1".to_owned(), moved.clone()),
-        ("2".to_owned(), Vec::new()),
-        ("3".to_owned(), Vec::new()),
-        ("4".to_owned(), moved),
-    ]
-    .into_iter()
-    .collect();
-    assert_eq!(got, want);
-    let truncated = crate::http::Reply {
-        headers: Default::default(),
-        body: br#"{"results":[{"id":"1","propertiesWith"#.to_vec(),
-    };
-    assert!(matches!(
-        history::histories(&truncated).map(|_| ()),
-        Err(ConnectorError::Malformed(_))
-    ));
 }
 
 #[test]

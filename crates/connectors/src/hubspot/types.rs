@@ -8,6 +8,9 @@ use super::map::Shape;
 
 /// Records per list page (HubSpot's maximum).
 pub const LIST_LIMIT: usize = 100;
+/// Records per list page that asks for property history (`propertiesWithHistory`
+/// lowers HubSpot's maximum; 50, as for batch reads with history).
+pub const HISTORY_LIST_LIMIT: usize = 50;
 /// Records per search page (HubSpot's maximum).
 pub const SEARCH_LIMIT: usize = 200;
 
@@ -23,6 +26,13 @@ pub struct ObjectType {
     pub properties: &'static [&'static str],
     /// Association targets we map.
     pub associations: &'static [&'static str],
+}
+
+impl ObjectType {
+    /// The property whose history we read with the records (deals' `dealstage`).
+    pub fn history(&self) -> Option<&'static str> {
+        (self.shape == Shape::Deal).then_some("dealstage")
+    }
 }
 
 /// Companies.
@@ -184,10 +194,17 @@ pub(crate) fn encode(value: &str) -> String {
 }
 
 /// `GET /crm/v3/objects/{type}`: a page of live records with the properties and
-/// associations we map, or of archived ones (ids and times only).
+/// associations we map (and, for deals, the history of their stage, 50 a page), or of
+/// archived ones (ids and times only).
 pub(crate) fn list_path(t: &ObjectType, after: Option<&str>, archived: bool) -> String {
+    let history = t.history().filter(|_| !archived);
+    let limit = if history.is_some() {
+        HISTORY_LIST_LIMIT
+    } else {
+        LIST_LIMIT
+    };
     let mut path = format!(
-        "/crm/v3/objects/{}?limit={LIST_LIMIT}&archived={archived}",
+        "/crm/v3/objects/{}?limit={limit}&archived={archived}",
         t.name
     );
     if archived {
@@ -199,10 +216,47 @@ pub(crate) fn list_path(t: &ObjectType, after: Option<&str>, archived: bool) -> 
             path.push_str("&associations=");
             path.push_str(&t.associations.join(","));
         }
+        if let Some(property) = history {
+            path.push_str("&propertiesWithHistory=");
+            path.push_str(property);
+        }
     }
     if let Some(after) = after {
         path.push_str("&after=");
         path.push_str(&encode(after));
     }
     path
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn deals_are_listed_fifty_a_page_with_their_stage_history() {
+        let deals = list_path(&DEALS, Some("30000000050"), false);
+        assert!(
+            deals.starts_with("/crm/v3/objects/deals?limit=50&archived=false&properties=dealname,"),
+            "{deals}"
+        );
+        assert!(
+            deals.ends_with(
+                "&associations=contacts,companies&propertiesWithHistory=dealstage&after=30000000050"
+            ),
+            "{deals}"
+        );
+        // The recycle bin and the other types: 100 a page, no history.
+        assert_eq!(
+            list_path(&DEALS, None, true),
+            "/crm/v3/objects/deals?limit=100&archived=true&properties=hs_object_id"
+        );
+        for t in [&COMPANIES, &CONTACTS]
+            .into_iter()
+            .chain(ENGAGEMENTS.iter())
+        {
+            let path = list_path(t, None, false);
+            assert!(path.contains("?limit=100&"), "{path}");
+            assert!(!path.contains("propertiesWithHistory"), "{path}");
+        }
+    }
 }

@@ -145,8 +145,9 @@ pub fn assert_mirrors(mirror: &Mirror, world: &World) {
             .map(|i| external_id(ObjectKind::Contact, *i))
             .collect();
         assert_eq!(got.contacts, contacts);
-        // From the batch read of `dealstage` history (each world stage is one HubSpot
-        // stage id, so nothing folds).
+        // From the `dealstage` history, listed with the deal in a full pass and batch
+        // read after its search page in an incremental one (each world stage is one
+        // HubSpot stage id, so nothing folds).
         let history: Vec<(String, i64)> = d
             .stage_history
             .iter()

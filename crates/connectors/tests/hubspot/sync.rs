@@ -6,10 +6,10 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
 use connectors::{Checkpoint, Pass};
-use domain::crm::{ObjectKind, RecordData};
+use domain::crm::{ActivityType, ObjectKind, RecordData};
 use mockcrm::hubspot::{self, external_id, stage_id};
 use mockcrm::world::STAGES;
-use mockcrm::{Mock, MockOptions, WorldSpec};
+use mockcrm::{Mock, MockOptions, World, WorldSpec};
 
 use crate::common::Mirror;
 use crate::{STATIC_TOKEN, assert_mirrors, connector, live_ids, start};
@@ -80,6 +80,37 @@ async fn a_full_sync_mirrors_the_world() {
     assert!(mirror.checkpoints[&ObjectKind::Deal].since_ms.is_some());
 }
 
+/// What a full pass of every kind sends in `world`: a page of active and one of archived
+/// owners, one of pipelines, then one list page per 100 live records of each object
+/// type, deals 50 a page (their stage history comes with them, so no batch reads).
+fn full_pass_requests(world: &World) -> BTreeMap<String, usize> {
+    let pages = |n: usize, per: usize| n.div_ceil(per).max(1);
+    let live = |kind: ObjectKind| (0..world.count(kind)).filter(move |i| world.is_live(kind, *i));
+    let mut out = BTreeMap::new();
+    out.insert("GET /crm/v3/owners".to_owned(), 2);
+    out.insert("GET /crm/v3/pipelines/deals".to_owned(), 1);
+    for (object, kind, per) in [
+        ("companies", ObjectKind::Company, 100),
+        ("contacts", ObjectKind::Contact, 100),
+        ("deals", ObjectKind::Deal, 50),
+    ] {
+        out.insert(
+            format!("GET /crm/v3/objects/{object}"),
+            pages(live(kind).count(), per),
+        );
+    }
+    for t in ActivityType::ALL {
+        let n = live(ObjectKind::Activity)
+            .filter(|i| hubspot::activity_type(world.spec().seed, *i) == t)
+            .count();
+        out.insert(
+            format!("GET /crm/v3/objects/{}", hubspot::engagement_object(t)),
+            pages(n, 100),
+        );
+    }
+    out
+}
+
 /// Requests sent per path since the log was cleared.
 fn requests_by_path(mock: &Mock) -> BTreeMap<String, usize> {
     let mut by = BTreeMap::new();
@@ -97,6 +128,19 @@ async fn incremental_passes_bring_back_changes_and_deletions_at_a_cost_proportio
     mirror.sync_all(&conn).await.expect("full sync");
     let full_requests = mock.state.requests().len();
     let world = &mock.state.world;
+    // The full pass costs its list pages and nothing else; deals ask for their stage
+    // history 50 at a time.
+    assert_eq!(requests_by_path(&mock), full_pass_requests(world));
+    assert!(
+        mock.state
+            .requests()
+            .iter()
+            .filter(|r| r.path == "/crm/v3/objects/deals")
+            .all(|r| r.query.contains("limit=50&")
+                && r.query.contains("propertiesWithHistory=dealstage")),
+        "{:?}",
+        mock.state.requests().first()
+    );
 
     for kind in [
         ObjectKind::Company,
@@ -135,6 +179,10 @@ async fn incremental_passes_bring_back_changes_and_deletions_at_a_cost_proportio
         .map(|(_, n)| n)
         .sum();
     assert!(searches <= 10, "{by_path:#?}");
+    assert!(
+        by_path.contains_key("POST /crm/v3/objects/deals/batch/read"),
+        "changed deals' stage history: {by_path:#?}"
+    );
     let bound = 3 + (1 + 1) + (2 + 1) + (4 + 1) + 5 * (4 + 1);
     assert!(
         sent <= bound,

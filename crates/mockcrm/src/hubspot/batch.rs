@@ -1,11 +1,8 @@
 //! `POST /crm/v3/objects/{object}/batch/read`: records by id, with the properties asked
 //! for (or the defaults) and, for deals, the history of `dealstage` under
-//! `propertiesWithHistory` — every stage the world deal entered, newest first, as
-//! HubSpot lists versions. At most 100 ids, or 50 when any history is asked for (what
-//! HubSpot accepts); ids that are not live records come back under `errors` with a 207.
-//!
-//! The mock keeps no other property history: asking for one is a 400 naming what it
-//! can do (as search does for filters it cannot apply).
+//! `propertiesWithHistory` ([`history`]). At most 100 ids, or 50 when any history is
+//! asked for (what HubSpot accepts); ids that are not live records come back under
+//! `errors` with a 207.
 
 use std::sync::Arc;
 
@@ -16,17 +13,14 @@ use axum::response::Response;
 use serde::Deserialize;
 
 use super::handlers::{bad_request, batch_answer, now_ms};
-use super::json::{Small, esc};
+use super::history::{self, MAX_WITH_HISTORY};
 use super::objects::Object;
-use super::records::{self, Associations, Ctx};
-use super::{Shared, activity_type, index_of, stage_id};
+use super::records::{Associations, Ctx};
+use super::{Shared, activity_type, index_of};
 use crate::server::{MockState, rfc3339_ms};
-use crate::world::DealSeed;
 
 /// Ids per batch read.
 pub const MAX_INPUTS: usize = 100;
-/// Ids per batch read that asks for property history.
-pub const MAX_HISTORY_INPUTS: usize = 50;
 
 #[derive(Deserialize)]
 struct BatchRead {
@@ -45,26 +39,6 @@ struct Input {
     id: serde_json::Value,
 }
 
-/// `{"dealstage":[…]}`: the deal's stages newest first, each version set by its owner
-/// in the CRM.
-fn stage_versions(out: &mut String, d: &DealSeed) {
-    out.push_str("{\"dealstage\":[");
-    for (k, (stage, ms)) in d.stage_history.iter().rev().enumerate() {
-        if k > 0 {
-            out.push(',');
-        }
-        let user = 9_000_000 + d.owner;
-        out.push_str("{\"value\":");
-        esc(out, &stage_id(d.pipeline, *stage));
-        out.push_str(",\"timestamp\":");
-        esc(out, &Small::time(*ms));
-        out.push_str(&format!(
-            ",\"sourceType\":\"CRM_UI\",\"sourceId\":\"userId:{user}\",\"updatedByUserId\":{user}}}"
-        ));
-    }
-    out.push_str("]}");
-}
-
 /// `POST /crm/v3/objects/{object}/batch/read`.
 pub(crate) async fn batch_read(
     State(state): State<Arc<MockState>>,
@@ -81,17 +55,11 @@ pub(crate) async fn batch_read(
     if request.id_property.is_some() {
         return bad_request("The mock reads by record id only (no idProperty).");
     }
-    let history = !request.properties_with_history.is_empty();
-    if history
-        && (obj != Object::Deals
-            || request
-                .properties_with_history
-                .iter()
-                .any(|p| p != "dealstage"))
-    {
-        return bad_request("The mock keeps the history of deals' dealstage only.");
-    }
-    if history && request.inputs.len() > MAX_HISTORY_INPUTS {
+    let history = match history::asked(obj, &request.properties_with_history) {
+        Ok(h) => h,
+        Err(m) => return bad_request(m),
+    };
+    if history && request.inputs.len() > MAX_WITH_HISTORY {
         return bad_request(
             "The maximum number of inputs supported in a batch request for property histories is 50. Please reduce the number of items and try again",
         );
@@ -124,17 +92,7 @@ pub(crate) async fn batch_read(
         if !results.is_empty() {
             results.push(',');
         }
-        let written = idx.is_some_and(|i| records::record(&mut results, &ctx, i, false));
-        let deal = idx
-            .filter(|_| written && history)
-            .and_then(|i| world.deal(i));
-        if let Some(d) = deal {
-            // Reopen the record to add its history.
-            results.pop();
-            results.push_str(",\"propertiesWithHistory\":");
-            stage_versions(&mut results, &d);
-            results.push('}');
-        }
+        let written = idx.is_some_and(|i| history::record(&mut results, &ctx, i, false, history));
         if !written {
             results.truncate(mark);
             missing.push(id);
@@ -155,35 +113,4 @@ pub(crate) async fn batch_read(
         usize::from(!missing.is_empty()),
         &errors,
     )
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::World;
-    use crate::world::WorldSpec;
-
-    #[test]
-    fn stage_versions_are_newest_first_with_millisecond_times() {
-        let world = World::new(WorldSpec::small());
-        for idx in 0..30 {
-            world.modify(domain::crm::ObjectKind::Deal, idx);
-            world.modify(domain::crm::ObjectKind::Deal, idx);
-        }
-        let d = (0..30)
-            .filter_map(|i| world.deal(i))
-            .find(|d| d.stage_history.len() > 1)
-            .expect("a deal that moved");
-        let mut out = String::new();
-        stage_versions(&mut out, &d);
-        let v: serde_json::Value = serde_json::from_str(&out).expect("valid JSON");
-        let versions = v["dealstage"].as_array().expect("list");
-        assert_eq!(versions.len(), d.stage_history.len());
-        let (stage, ms) = d.stage_history[d.stage_history.len() - 1];
-        assert_eq!(versions[0]["value"], stage_id(d.pipeline, stage).as_str());
-        assert_eq!(versions[0]["timestamp"], rfc3339_ms(ms).as_str());
-        let (first, _) = d.stage_history[0];
-        let last = &versions[versions.len() - 1];
-        assert_eq!(last["value"], stage_id(d.pipeline, first).as_str());
-    }
 }

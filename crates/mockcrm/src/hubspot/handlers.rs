@@ -11,6 +11,7 @@ use axum::response::{IntoResponse, Response};
 use domain::crm::ObjectKind;
 use serde::Deserialize;
 
+use super::history::{self, LIST_LIMIT_MESSAGE, MAX_WITH_HISTORY};
 use super::json::esc;
 use super::objects::Object;
 use super::records::{self, Associations, Ctx};
@@ -123,7 +124,9 @@ pub(crate) fn finish_page(out: &mut String, next: Option<String>, link_base: &st
 }
 
 /// `GET /crm/v3/objects/{object}`: a page of live (or, with `archived=true`, archived)
-/// records in id order; `after` is the id to start from.
+/// records in id order; `after` is the id to start from. With
+/// `propertiesWithHistory=dealstage` live deals carry their stage versions, at most 50 a
+/// page ([`history`]).
 pub(crate) async fn list(
     State(state): State<Arc<MockState>>,
     Extension(shared): Extension<Arc<Shared>>,
@@ -134,7 +137,12 @@ pub(crate) async fn list(
         return bad_request(&format!("Unable to infer object type from: {object}"));
     };
     let q = Query::parse(raw.as_deref());
+    let history = match history::asked(obj, &q.list("propertiesWithHistory")) {
+        Ok(h) => h,
+        Err(m) => return bad_request(m),
+    };
     let limit = match limit(&q, 100) {
+        Ok(l) if history && l > MAX_WITH_HISTORY => return bad_request(LIST_LIMIT_MESSAGE),
         Ok(l) => l,
         Err(m) => return bad_request(&m),
     };
@@ -198,7 +206,7 @@ pub(crate) async fn list(
                     out.push(',');
                 }
                 let mark = out.len();
-                if records::record(&mut out, &ctx, idx, true) {
+                if history::record(&mut out, &ctx, idx, true, history) {
                     written += 1;
                 } else if written > 0 {
                     out.truncate(mark - 1);

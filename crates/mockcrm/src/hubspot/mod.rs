@@ -2,9 +2,9 @@
 //! `associations` and `archived=true`), CRM search (filters on the modification date
 //! and `hs_object_id`, one sort rule, at most 200 per page, the 10,000-result cap and
 //! its 400, a per-second search limit), v4 association batch reads, CRM object batch
-//! reads (with deals' `dealstage` history), owners, deal pipelines, and OAuth v1
-//! (authorize redirect, token grant, refresh-token deletion), all served from the
-//! shared [`World`](crate::World).
+//! reads, deals' `dealstage` history in lists and batch reads (50 records a request),
+//! owners, deal pipelines, and OAuth v1 (authorize redirect, token grant, refresh-token
+//! deletion), all served from the shared [`World`](crate::World).
 //!
 //! Ids: every kind has its own numeric range ([`external_id`]); the first pipeline is
 //! HubSpot's `default` with its built-in stage ids. Error bodies, `X-HubSpot-RateLimit-*`
@@ -12,6 +12,7 @@
 
 mod batch;
 mod handlers;
+mod history;
 mod json;
 mod oauth;
 mod objects;
