@@ -27,7 +27,7 @@ const MAX_IDLE: usize = 8;
 pub(crate) struct Fallback;
 
 /// The session check's columns, as either path reads them.
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub(crate) struct SessionRow {
     pub id: String,
     pub org_id: String,

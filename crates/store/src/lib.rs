@@ -50,7 +50,7 @@ pub use audit::{
     AuditEntry, AuditFilter, AuditPage, ChainBreak, Origin, PruneReport, RETENTION_SECS,
     SYSTEM_CHAIN, VerifyReport,
 };
-pub use auth::{LoginCandidate, NewSignup, SessionGrant};
+pub use auth::{LoginCandidate, NewSignup, SESSION_IDLE_SECS, SessionGrant};
 pub use clock::Clock;
 pub use directory::{MAX_CACHED_ORGS, MAX_CACHED_USERS, MAX_DIRECTORY_USERS, Member};
 pub use error::StoreError;
@@ -61,6 +61,7 @@ pub use notes::{NewNote, Note, NoteVisibility, SEALED_COLUMNS};
 pub use page::{Cursor, Page, PageRequest};
 pub use rotation::ReencryptReport;
 pub use scope::Scope;
+pub use session_batch::SessionCheckStats;
 pub use teams::{NewTeam, TeamPatch};
 pub use users::UserPatch;
 

@@ -1,18 +1,19 @@
-//! The session check that runs on every authenticated request. It must read the
-//! session row from the database (revocation takes effect on the very next request on
-//! every instance), so it is kept to one round trip: on PostgreSQL a call of the
-//! `session_check` function (migration 0005), which sets `app.org_id` for its own
-//! implicit transaction and reads under row-level security; on SQLite one query, run
-//! inline through the direct read path (`fastread.rs`) and through sqlx when that
-//! cannot answer. The same row carries the organization's directory version (see
-//! `directory/mod.rs`).
+//! The session check that runs on every authenticated request. It must consult the
+//! database after the request arrived (revocation takes effect on the very next
+//! request on every instance). On SQLite it is one query, run inline through the direct
+//! read path (`fastread.rs`) and through sqlx when that cannot answer. On PostgreSQL,
+//! concurrent checks share statements and an instance answers from the session rows it
+//! has read while the organization's session and directory versions, read afresh for
+//! every batch, are unchanged (`session_batch.rs`, migration 0009); alone (no runtime
+//! for the dispatcher) it calls `session_check` (migration 0005). The row carries the
+//! organization's directory version (see `directory/mod.rs`).
 
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
 use crate::auth::SESSION_IDLE_SECS;
 use crate::fastread::{Fallback, SessionRow};
-use crate::session_batch::Unbatched;
+use crate::session_batch::{SessionCheckStats, Unbatched};
 use crate::{Dialect, Origin, Scope, Store, StoreError, checked_org};
 
 /// The SQLite form of PostgreSQL's `session_check` function: the same columns.
@@ -78,6 +79,7 @@ impl Store {
                 .execute(&mut *tx)
                 .await?;
             tx.commit().await?;
+            self.sessions.touched(org_id, session_id, now);
         }
         Ok(scope)
     }
@@ -104,10 +106,11 @@ impl Store {
         row.map(|r| from_any_row(&r)).transpose()
     }
 
-    /// PostgreSQL session checks answered and the statements that answered them
-    /// (batched, see `session_batch.rs`); `None` on SQLite (for tests and benchmarks).
+    /// PostgreSQL session checks answered, the statements that answered them and how
+    /// many were answered from kept reads (see `session_batch.rs`); `None` on SQLite
+    /// (for tests, benchmarks and `/metrics`).
     #[doc(hidden)]
-    pub fn session_batch_stats(&self) -> Option<(u64, u64)> {
+    pub fn session_batch_stats(&self) -> Option<SessionCheckStats> {
         (self.dialect == Dialect::Postgres).then(|| self.sessions.stats())
     }
 

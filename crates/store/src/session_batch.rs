@@ -1,36 +1,48 @@
-//! PostgreSQL: the session checks of concurrent requests share round trips.
+//! PostgreSQL: the session checks of concurrent requests share round trips, and an
+//! instance answers from the session rows it has already read while the database says
+//! nothing about them changed.
 //!
-//! Every authenticated request must read its session row from the database, after the
-//! request arrived (revocation takes effect on the very next request, on every
-//! instance). On PostgreSQL most of that read's cost is per statement, not per row —
-//! executor start-up, the tenant setting, the implicit transaction, the protocol
-//! exchange — so requests that arrive together are checked together: each request
-//! queues its (org, session, user) and waits; a dispatcher drains whatever is queued
-//! into one call of `session_check_many` (migration 0007). One batch runs at a time;
-//! while it does, new requests queue and form the next batch (measured on two cores
-//! with 32 clients: one batch at a time averaged 8.2 checks per statement and 15,704
-//! requests/s, two at a time 4.6 and 14,089; docs/benchmarks.md).
-//! At low load every batch holds one request and costs what a single check did;
-//! under load batches grow and the database's work per request shrinks.
+//! Every authenticated request must be checked against the database after it arrived
+//! (revocation takes effect on the very next request, on every instance). Requests that
+//! arrive together are checked together: each queues its (org, session, user) and waits;
+//! a dispatcher drains whatever is queued into one batch, one batch at a time (measured
+//! on two cores with 32 clients: 8.2 checks per batch; docs/benchmarks.md).
 //!
-//! Every check in a batch starts after its request was queued, so it sees every
-//! revocation committed before the request arrived: the promise is unchanged.
+//! A batch first reads, for each organization in it, two numbers that move whenever
+//! anything a session check depends on changes (`session_versions`, migration 0009):
+//! `auth_version` (any change to one of its sessions but idle tracking: revoked,
+//! rotated, deleted) and `directory_version` (any change to one of its users: disabled,
+//! seat, team). A request whose session this instance read while both numbers were the
+//! same — and which by this instance's clock has neither expired nor gone idle — is
+//! answered from that read. Every other request is read in full (`session_rows_many`),
+//! in one more statement for the batch, and the read is kept for next time. So a
+//! revocation committed before a request arrived always fails it: the numbers read
+//! after its arrival differ from those the kept read was made under. Kept reads are
+//! bounded ([`MAX_KEPT`]) and hold no secret (no token, only ids and the user's name).
+//!
 //! If the dispatcher is gone (its runtime shut down), a request checks on its own.
 
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, MutexGuard};
 
 use sqlx::AnyPool;
 use sqlx::Row;
+use sqlx::any::AnyRow;
 use tokio::sync::{mpsc, oneshot};
 
 use crate::fastread::SessionRow;
 use crate::{Clock, StoreError};
 
-/// The most checks one statement carries.
+/// The most checks one batch carries.
 const MAX_BATCH: usize = 128;
 
-const CHECK_MANY: &str = "SELECT * FROM session_check_many($1::json, $2, $3)";
+/// The most session reads kept; when full, all are dropped and the next batches read
+/// afresh (a few statements, no wrong answer).
+pub(crate) const MAX_KEPT: usize = 20_000;
+
+const VERSIONS: &str = "SELECT * FROM session_versions($1::json)";
+const ROWS_MANY: &str = "SELECT * FROM session_rows_many($1::json, $2, $3)";
 
 /// One request's check: who it claims to be, and where the answer goes.
 struct Ask {
@@ -40,18 +52,47 @@ struct Ask {
     reply: oneshot::Sender<Result<Option<SessionRow>, String>>,
 }
 
+/// A session read this instance keeps, with what it was read under.
+struct Kept {
+    row: SessionRow,
+    expires_at: i64,
+    auth_version: i64,
+}
+
+/// Counters for tests, benchmarks and `/metrics`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct SessionCheckStats {
+    /// Session checks answered.
+    pub checks: u64,
+    /// Statements that answered them (a batch runs one or two).
+    pub statements: u64,
+    /// Checks answered from a kept read after the versions showed no change.
+    pub kept: u64,
+}
+
 /// The queue in front of the dispatcher, shared by every clone of the store.
 #[derive(Default)]
 pub(crate) struct SessionBatcher {
     queue: Mutex<Option<mpsc::UnboundedSender<Ask>>>,
-    /// Checks answered and statements run (for tests and benchmarks).
-    stats: Arc<Stats>,
+    shared: Arc<Shared>,
 }
 
 #[derive(Default)]
-struct Stats {
+struct Shared {
     checks: AtomicU64,
-    batches: AtomicU64,
+    statements: AtomicU64,
+    kept_answers: AtomicU64,
+    /// By (org, session).
+    kept: Mutex<HashMap<(String, String), Kept>>,
+}
+
+impl Shared {
+    fn kept(&self) -> MutexGuard<'_, HashMap<(String, String), Kept>> {
+        match self.kept.lock() {
+            Ok(k) => k,
+            Err(poisoned) => poisoned.into_inner(),
+        }
+    }
 }
 
 /// What [`SessionBatcher::check`] answers when it cannot batch: check alone.
@@ -86,12 +127,22 @@ impl SessionBatcher {
         }
     }
 
-    /// (checks, statements) so far.
-    pub(crate) fn stats(&self) -> (u64, u64) {
-        (
-            self.stats.checks.load(Ordering::Relaxed),
-            self.stats.batches.load(Ordering::Relaxed),
-        )
+    /// The session's idle tracking moved to `at` (written by this instance): kept
+    /// reads follow, so the next requests do not write it again.
+    pub(crate) fn touched(&self, org: &str, session: &str, at: i64) {
+        let key = (org.to_owned(), session.to_owned());
+        if let Some(k) = self.shared.kept().get_mut(&key) {
+            k.row.last_seen_at = k.row.last_seen_at.max(at);
+        }
+    }
+
+    pub(crate) fn stats(&self) -> SessionCheckStats {
+        let s = &self.shared;
+        SessionCheckStats {
+            checks: s.checks.load(Ordering::Relaxed),
+            statements: s.statements.load(Ordering::Relaxed),
+            kept: s.kept_answers.load(Ordering::Relaxed),
+        }
     }
 
     /// The live dispatcher's queue, started on first use (on the caller's runtime) and
@@ -110,7 +161,7 @@ impl SessionBatcher {
             pool.clone(),
             clock.clone(),
             rx,
-            self.stats.clone(),
+            self.shared.clone(),
         ));
         *queue = Some(tx.clone());
         Some(tx)
@@ -123,7 +174,7 @@ async fn dispatch(
     pool: AnyPool,
     clock: Clock,
     mut rx: mpsc::UnboundedReceiver<Ask>,
-    stats: Arc<Stats>,
+    shared: Arc<Shared>,
 ) {
     while let Some(first) = rx.recv().await {
         // Whatever queued while the previous batch ran rides along.
@@ -134,56 +185,142 @@ async fn dispatch(
                 Err(_) => break,
             }
         }
-        stats.batches.fetch_add(1, Ordering::Relaxed);
-        stats
+        shared
             .checks
             .fetch_add(batch.len() as u64, Ordering::Relaxed);
-        run_batch(&pool, clock.now(), batch).await;
+        if let Err((batch, message)) = run_batch(&pool, clock.now(), batch, &shared).await {
+            for ask in batch {
+                let _ = ask.reply.send(Err(message.clone()));
+            }
+        }
     }
 }
 
-/// One statement for the whole batch; every request gets its own row or none.
-async fn run_batch(pool: &AnyPool, now: i64, batch: Vec<Ask>) {
-    let triples: Vec<[&str; 3]> = batch
+/// The organizations' (auth_version, directory_version), read now.
+async fn versions(
+    pool: &AnyPool,
+    batch: &[Ask],
+) -> Result<HashMap<String, (i64, i64)>, sqlx::Error> {
+    let mut orgs: Vec<&str> = batch.iter().map(|a| a.org.as_str()).collect();
+    orgs.sort_unstable();
+    orgs.dedup();
+    let json = serde_json::to_string(&orgs).unwrap_or_else(|_| "[]".to_owned());
+    let rows = sqlx::query(VERSIONS).bind(json).fetch_all(pool).await?;
+    rows.iter()
+        .map(|r| {
+            Ok((
+                r.try_get::<String, _>("org_id")?,
+                (r.try_get("auth_version")?, r.try_get("directory_version")?),
+            ))
+        })
+        .collect()
+}
+
+/// Answer the batch: from kept reads where the versions allow, the rest read in full.
+/// On a database error the unanswered checks come back with the message.
+async fn run_batch(
+    pool: &AnyPool,
+    now: i64,
+    batch: Vec<Ask>,
+    shared: &Shared,
+) -> Result<(), (Vec<Ask>, String)> {
+    let idle_after = now - crate::auth::SESSION_IDLE_SECS;
+    shared.statements.fetch_add(1, Ordering::Relaxed);
+    let versions = match versions(pool, &batch).await {
+        Ok(v) => v,
+        Err(e) => return Err((batch, format!("session versions: {e}"))),
+    };
+    let mut misses = Vec::new();
+    {
+        let kept = shared.kept();
+        for ask in batch {
+            let Some(&(auth, directory)) = versions.get(&ask.org) else {
+                // No such organization (or not visible): no session of it passes.
+                let _ = ask.reply.send(Ok(None));
+                continue;
+            };
+            let key = (ask.org.clone(), ask.session.clone());
+            let answer = kept.get(&key).filter(|k| {
+                k.auth_version == auth
+                    && k.row.directory_version == directory
+                    && k.row.id == ask.user
+                    && k.expires_at > now
+                    && k.row.last_seen_at > idle_after
+            });
+            match answer {
+                Some(k) => {
+                    shared.kept_answers.fetch_add(1, Ordering::Relaxed);
+                    let _ = ask.reply.send(Ok(Some(k.row.clone())));
+                }
+                // Expired or idle by this clock, or read under other versions: ask
+                // the database (another instance may have seen the session since).
+                None => misses.push(ask),
+            }
+        }
+    }
+    if misses.is_empty() {
+        return Ok(());
+    }
+    shared.statements.fetch_add(1, Ordering::Relaxed);
+    let triples: Vec<[&str; 3]> = misses
         .iter()
         .map(|a| [a.org.as_str(), a.session.as_str(), a.user.as_str()])
         .collect();
     let json = serde_json::to_string(&triples).unwrap_or_else(|_| "[]".to_owned());
-    let rows = sqlx::query(CHECK_MANY)
+    let rows = sqlx::query(ROWS_MANY)
         .bind(json)
         .bind(now)
-        .bind(now - crate::auth::SESSION_IDLE_SECS)
+        .bind(idle_after)
         .fetch_all(pool)
         .await;
     let rows = match rows {
         Ok(rows) => rows,
-        Err(e) => {
-            let message = format!("batched session check: {e}");
-            for ask in batch {
-                let _ = ask.reply.send(Err(message.clone()));
-            }
-            return;
-        }
+        Err(e) => return Err((misses, format!("batched session check: {e}"))),
     };
-    let mut answers: Vec<Result<Option<SessionRow>, String>> =
-        (0..batch.len()).map(|_| Ok(None)).collect();
+    let mut answers: Vec<Result<Option<Kept>, String>> =
+        (0..misses.len()).map(|_| Ok(None)).collect();
     for row in rows {
-        let slot: i64 = match row.try_get("slot") {
-            Ok(slot) => slot,
-            Err(_) => continue,
-        };
-        let Some(answer) = usize::try_from(slot - 1)
+        let Some(answer) = row
+            .try_get::<i64, _>("slot")
             .ok()
+            .and_then(|slot| usize::try_from(slot - 1).ok())
             .and_then(|i| answers.get_mut(i))
         else {
             continue;
         };
         // A row that does not decode fails that request's check, not the batch.
-        *answer = crate::session::from_any_row(&row)
-            .map(Some)
-            .map_err(|e| e.to_string());
+        *answer = kept_from_row(&row).map(Some).map_err(|e| e.to_string());
     }
-    for (ask, answer) in batch.into_iter().zip(answers) {
-        let _ = ask.reply.send(answer);
+    let mut kept = shared.kept();
+    for (ask, answer) in misses.into_iter().zip(answers) {
+        let key = (ask.org, ask.session);
+        let reply = match answer {
+            Ok(Some(k)) => {
+                let row = k.row.clone();
+                if kept.len() >= MAX_KEPT && !kept.contains_key(&key) {
+                    kept.clear();
+                }
+                kept.insert(key, k);
+                Ok(Some(row))
+            }
+            Ok(None) => {
+                kept.remove(&key);
+                Ok(None)
+            }
+            Err(e) => {
+                kept.remove(&key);
+                Err(e)
+            }
+        };
+        let _ = ask.reply.send(reply);
     }
+    Ok(())
+}
+
+fn kept_from_row(row: &AnyRow) -> Result<Kept, StoreError> {
+    Ok(Kept {
+        row: crate::session::from_any_row(row)?,
+        expires_at: row.try_get("expires_at")?,
+        auth_version: row.try_get("auth_version")?,
+    })
 }

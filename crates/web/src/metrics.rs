@@ -123,14 +123,18 @@ pub(crate) async fn render(State(state): State<AppState>, headers: HeaderMap) ->
         }
     }
     let mut body = state.metrics.render();
-    if let Some((checks, statements)) = state.store.session_batch_stats() {
+    if let Some(s) = state.store.session_batch_stats() {
         body.push_str(&format!(
             "# HELP pitchside_session_checks_total Session checks answered by PostgreSQL.\n\
              # TYPE pitchside_session_checks_total counter\n\
-             pitchside_session_checks_total {checks}\n\
-             # HELP pitchside_session_check_statements_total Statements that answered them (concurrent checks share one).\n\
+             pitchside_session_checks_total {}\n\
+             # HELP pitchside_session_check_statements_total Statements that answered them (concurrent checks share them).\n\
              # TYPE pitchside_session_check_statements_total counter\n\
-             pitchside_session_check_statements_total {statements}\n"
+             pitchside_session_check_statements_total {}\n\
+             # HELP pitchside_session_check_kept_total Checks answered from a session read kept while its versions were unchanged.\n\
+             # TYPE pitchside_session_check_kept_total counter\n\
+             pitchside_session_check_kept_total {}\n",
+            s.checks, s.statements, s.kept
         ));
     }
     let mut response = body.into_response();

@@ -115,11 +115,117 @@ async fn batched_postgres_session_checks_answer_each_request_alone() {
     }
     assert_eq!(answered, checks.len());
     let after = app.store().session_batch_stats().expect("PostgreSQL");
-    let (checked, statements) = (after.0 - before.0, after.1 - before.1);
+    let (checked, statements) = (
+        after.checks - before.checks,
+        after.statements - before.statements,
+    );
     assert_eq!(checked, checks.len() as u64);
     assert!(
         statements < checked / 4,
         "{checked} checks arriving together ran in {statements} statements"
     );
     assert!(app.store().session_batch_stats().is_some());
+}
+
+/// The (session id of `user_id`'s live session).
+async fn live_session(app: &TestApp, user_id: &str) -> String {
+    use sqlx::Connection;
+    let mut conn = sqlx::PgConnection::connect(app.db_url())
+        .await
+        .expect("connect");
+    sqlx::query_scalar(
+        "SELECT id FROM sessions WHERE user_id = $1 AND revoked_at IS NULL ORDER BY created_at DESC LIMIT 1",
+    )
+    .bind(user_id)
+    .fetch_one(&mut conn)
+    .await
+    .expect("session")
+}
+
+/// On PostgreSQL an instance answers from the session rows it has read while the
+/// organization's session and directory versions, read for every batch, have not moved
+/// (`session_batch.rs`). Every change that can fail a check moves them, whichever
+/// instance makes it — a logout, a member removed, a seat changed — and expiry and
+/// idleness are checked by the answering instance's own clock.
+#[tokio::test]
+async fn kept_postgres_session_reads_never_outlive_a_change() {
+    if !testkit::backends().contains(&Backend::Postgres) {
+        return;
+    }
+    let app = TestApp::spawn(Backend::Postgres).await;
+    let f = testkit::Fixture::seed(&app, "kept").await;
+    let other = app.another_instance().await;
+    let me = |token: String| {
+        let other = &other;
+        async move {
+            let r = other.get(&token, "/api/v1/me").await;
+            let status = r.status().as_u16();
+            let body: serde_json::Value = r.json().await.unwrap_or_default();
+            (status, body["name"].as_str().unwrap_or_default().to_owned())
+        }
+    };
+    let name = |token: String| {
+        let me = &me;
+        async move { me(token).await.1 }
+    };
+    let stats = || other.store().session_batch_stats().expect("PostgreSQL");
+
+    // Read once, then answered from the kept read.
+    let before = stats();
+    let r1_name = name(f.r1.token.clone()).await;
+    for _ in 0..2 {
+        assert_eq!(me(f.r1.token.clone()).await, (200, r1_name.clone()));
+    }
+    let after = stats();
+    assert_eq!(after.checks - before.checks, 3);
+    assert!(after.kept - before.kept >= 2, "{before:?} -> {after:?}");
+
+    // A change to the member made through the first instance shows at once on the
+    // other: a new name keeps the session, a new seat ends it.
+    assert_eq!(me(f.r2.token.clone()).await.0, 200);
+    let path = format!("/api/v1/users/{}", f.r2.id);
+    let r = app
+        .patch_json(&f.exec.token, &path, json!({"name": "Renamed Rep"}))
+        .await;
+    assert_eq!(r.status(), 200);
+    assert_eq!(me(f.r2.token.clone()).await, (200, "Renamed Rep".into()));
+    let r = app
+        .patch_json(&f.exec.token, &path, json!({"seat": "manager"}))
+        .await;
+    assert_eq!(r.status(), 200);
+    assert_eq!(me(f.r2.token.clone()).await.0, 401);
+
+    // A member removed, and a logout, through the first instance: 401 at once.
+    assert_eq!(me(f.r3.token.clone()).await.0, 200);
+    let path = format!("/api/v1/users/{}", f.r3.id);
+    assert!(app.delete(&f.exec.token, &path).await.status().is_success());
+    assert_eq!(me(f.r3.token.clone()).await.0, 401);
+    // (Read and kept again after the changes above, so only the logout can fail it.)
+    assert_eq!(me(f.r1.token.clone()).await.0, 200);
+    let r = app
+        .post_json(&f.r1.token, "/api/v1/auth/logout", json!({}))
+        .await;
+    assert_eq!(r.status(), 204);
+    assert_eq!(me(f.r1.token.clone()).await.0, 401);
+    // Other sessions of the organization are read again and kept again.
+    let before = stats();
+    assert_eq!(me(f.r4.token.clone()).await.0, 200);
+    assert_eq!(me(f.r4.token.clone()).await.0, 200);
+    assert_eq!(stats().kept - before.kept, 1);
+
+    // Idle (and so also past expiry) by the answering instance's clock: the kept read
+    // does not answer, and the database says no.
+    let sid = live_session(&app, &f.r4.id).await;
+    let store = other.store();
+    assert!(
+        store
+            .authenticate(&f.org_id, &f.r4.id, &sid, None)
+            .await
+            .is_ok()
+    );
+    store.clock().advance(store::SESSION_IDLE_SECS + 1);
+    assert!(matches!(
+        store.authenticate(&f.org_id, &f.r4.id, &sid, None).await,
+        Err(store::StoreError::Unauthenticated)
+    ));
 }

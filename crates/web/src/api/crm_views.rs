@@ -264,8 +264,9 @@ pub struct DealView {
     /// When the deal closed, where the CRM tells (HubSpot, Pipedrive; Salesforce from
     /// the opportunity's stage history).
     pub closed_at: Option<String>,
-    /// The stages the deal entered, oldest first, where the CRM provides them
-    /// (Salesforce's OpportunityHistory); empty otherwise.
+    /// The stages the deal entered, oldest first: Salesforce's OpportunityHistory,
+    /// HubSpot's `dealstage` history, Pipedrive's deal flow (a deal that never moved:
+    /// its stage since it was added).
     pub stage_history: Vec<StageChangeView>,
     /// The CRM's last modification.
     pub updated_at: String,
