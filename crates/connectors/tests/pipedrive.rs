@@ -55,6 +55,13 @@ fn connector(mock: &Mock, options: HttpOptions) -> Connector {
     Connector::new(Provider::Pipedrive, &mock.url(), &credentials, options).expect("connector")
 }
 
+fn now_ms() -> i64 {
+    let since_epoch = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock");
+    since_epoch.as_millis() as i64
+}
+
 fn live(world: &World, kind: ObjectKind) -> Vec<u64> {
     match kind {
         ObjectKind::Owner | ObjectKind::Pipeline => (0..world.count(kind)).collect(),
@@ -239,11 +246,23 @@ async fn incremental_passes_read_only_what_changed() {
     let m = mock(WorldSpec::sized(40, 1200, 1300, 1400)).await;
     let c = connector(&m, fast());
     let mut mirror = Mirror::default();
+    let world = &m.state.world;
+    // Deals that moved between stages hours before the first sync: 100..130 as far as
+    // they go (later modifications move them no further), 130..150 one stage.
+    let hours_ago = now_ms() - 3 * 3_600_000;
+    for idx in 100..150 {
+        for k in 0..if idx < 130 { 6 } else { 1 } {
+            world.modify_at(ObjectKind::Deal, idx, hours_ago + k * 60_000);
+        }
+    }
     sync_all(&mut mirror, &c).await;
     let full_requests = c.meter().requests();
-    let world = &m.state.world;
 
     // Changes upstream.
+    let changes_from = now_ms();
+    for idx in 100..150 {
+        world.modify(ObjectKind::Deal, idx);
+    }
     world.modify(ObjectKind::Deal, 5);
     world.modify(ObjectKind::Deal, 5);
     world.modify(ObjectKind::Contact, 3);
@@ -270,21 +289,52 @@ async fn incremental_passes_read_only_what_changed() {
     let incremental_requests = c.meter().requests() - before;
     // Owners 1, pipelines + stages 2, one page each of organizations, persons, deals,
     // archived deals, activities and notes: nothing proportional to the 4,000 records.
-    // Besides, one flow read per changed deal that has moved between stages (the
-    // world's deals all start unmoved, so those are the modified ones that moved).
+    // Besides, one flow read per changed deal that changed stage since the first sync:
+    // not for those that moved only hours before it (with an hour's margin), which keep
+    // the history the first sync read.
     let flows = m
         .state
         .requests()
         .iter()
         .filter(|r| r.path.ends_with("/flow"))
         .count() as u64;
-    let moved = live(world, ObjectKind::Deal)
+    let modified_deals: Vec<_> = live(world, ObjectKind::Deal)
         .into_iter()
         .filter_map(|idx| world.deal(idx))
+        .filter(|d| d.meta.updated_ms >= changes_from)
+        .collect();
+    let ever_moved = modified_deals
+        .iter()
         .filter(|d| flow::stage_change_ms(d).is_some())
         .count() as u64;
-    assert!(moved > 0);
+    let moved = modified_deals
+        .iter()
+        .filter(|d| flow::stage_change_ms(d) >= Some(changes_from))
+        .count() as u64;
+    let kept: Vec<u64> = modified_deals
+        .iter()
+        .filter(|d| flow::stage_change_ms(d) < Some(changes_from - 2 * 3_600_000))
+        .filter(|d| flow::stage_history(d).len() > 2)
+        .map(|d| d.meta.idx)
+        .collect();
+    assert!(moved > 0 && kept.len() > 10, "{moved} {kept:?}");
     assert_eq!(flows, moved, "{:?}", m.state.requests());
+    // Before, every modified deal that ever moved cost a flow read.
+    assert!(ever_moved >= moved + kept.len() as u64, "{ever_moved}");
+    // Those kept their history of several stages from the first sync.
+    for &idx in &kept {
+        let Some(Record {
+            data: RecordData::Deal(d),
+            ..
+        }) = mirror.get(ObjectKind::Deal, &id(idx).expect("id"))
+        else {
+            panic!("deal {idx} held")
+        };
+        assert!(
+            d.stage_history.len() > 2 && !d.stage_history_kept,
+            "deal {idx}"
+        );
+    }
     assert_eq!(incremental_requests, 9 + flows, "{:?}", m.state.requests());
     assert_eq!(
         c.meter().cost() - cost_before,

@@ -129,7 +129,7 @@ pub struct DealSeed {
     pub closed_ms: Option<i64>,
     /// The stages the deal went through, oldest first: (index into [`STAGES`], when it
     /// entered it). Version 0's stage at creation, then each version that moved it, at
-    /// times spread evenly between creation and the latest modification.
+    /// the time of that version (later versions leave these times as they were).
     pub stage_history: Vec<(usize, i64)>,
 }
 
@@ -164,6 +164,9 @@ struct Changes {
     created: HashMap<ObjectKind, u64>,
     /// Creation times of those records.
     born: HashMap<(ObjectKind, u64), i64>,
+    /// When each version of a modified deal was made, oldest first (its stage moves'
+    /// times, which later versions leave as they were).
+    deal_versions: HashMap<u64, Vec<i64>>,
     /// The last modification time handed out (strictly increasing).
     clock_ms: i64,
 }
@@ -357,11 +360,27 @@ impl World {
 
     /// Modify record `idx`: a new version, modified now. No-op on deleted records.
     pub fn modify(&self, kind: ObjectKind, idx: u64) {
+        self.modify_with(kind, idx, None);
+    }
+
+    /// Modify record `idx` as of `at_ms`, a past time after its last modification (a
+    /// world whose records changed before a test's first sync). No-op on deleted records.
+    pub fn modify_at(&self, kind: ObjectKind, idx: u64, at_ms: i64) {
+        self.modify_with(kind, idx, Some(at_ms));
+    }
+
+    fn modify_with(&self, kind: ObjectKind, idx: u64, at_ms: Option<i64>) {
         if !self.is_live(kind, idx) {
             return;
         }
         let mut c = self.lock();
-        let at = Self::tick(&mut c);
+        let at = match at_ms {
+            Some(at) => at,
+            None => Self::tick(&mut c),
+        };
+        if kind == ObjectKind::Deal {
+            c.deal_versions.entry(idx).or_default().push(at);
+        }
         let previous = c.modified.get(&(kind, idx)).copied();
         if let Some((_, old)) = previous {
             c.log.entry(kind).or_default().remove(&(old, idx));
@@ -393,6 +412,9 @@ impl World {
         let new: Vec<u64> = (first..first + n).collect();
         for idx in &new {
             let at = Self::tick(&mut c);
+            if kind == ObjectKind::Deal {
+                c.deal_versions.insert(*idx, vec![at]);
+            }
             c.modified.insert((kind, *idx), (1, at));
             c.born.insert((kind, *idx), at);
             c.log.entry(kind).or_default().insert((at, *idx));
@@ -516,9 +538,18 @@ impl World {
             }
         };
         let stage = stage_at(v);
+        let versions = self
+            .lock()
+            .deal_versions
+            .get(&idx)
+            .cloned()
+            .unwrap_or_default();
         let mut stage_history = vec![(stage_at(0), meta.created_ms)];
         for k in 1..=v {
-            let at = meta.created_ms + (meta.updated_ms - meta.created_ms) * k as i64 / v as i64;
+            let at = versions
+                .get(k as usize - 1)
+                .copied()
+                .unwrap_or(meta.updated_ms);
             if stage_at(k) != stage_at(k - 1) {
                 stage_history.push((stage_at(k), at));
             }

@@ -291,6 +291,7 @@ fn deal(p: DealProps, links: &Links, created_at: Option<String>) -> Deal {
         contacts: all_links(&links.contacts),
         company: main_link(&links.companies),
         stage_history: Vec::new(),
+        stage_history_kept: false,
     }
 }
 

@@ -11,6 +11,12 @@
 //! then each `new_value` from its `log_time` (`YYYY-MM-DD HH:MM:SS`, UTC). Status changes
 //! (won, lost, reopened) are not stage changes and are left out, as Pipedrive's own
 //! `stage_change_time` leaves them out.
+//!
+//! An incremental pass reads the flow only of deals whose `stage_change_time` is at or
+//! after its lower bound less [`STAGE_MARGIN_MS`]: a deal modified otherwise (its
+//! amount, say) has not changed stage since the last sync read its history, so it is
+//! sent with [`Deal::stage_history_kept`](domain::crm::Deal::stage_history_kept) and
+//! the mirror keeps that history. A full pass reads every moved deal's flow.
 
 use domain::crm::{RecordData, StageChange};
 use serde::Deserialize;
@@ -27,6 +33,10 @@ use crate::{Change, ConnectorError, Http};
 pub const FLOW_LIMIT: u64 = 100;
 /// Pages of one deal's flow read at most (longer flows keep their newest changes).
 const FLOW_PAGES: usize = 50;
+/// How long before an incremental pass's lower bound a deal's `stage_change_time` may
+/// lie and its flow still be read: room for skew between the clock that stamps
+/// `stage_change_time` and the one the lower bound comes from.
+pub const STAGE_MARGIN_MS: i64 = 3_600_000;
 
 /// One flow entry: `{"object":"dealChange","timestamp":…,"data":{…}}`.
 #[derive(Deserialize)]
@@ -164,20 +174,28 @@ async fn read(http: &Http, id: u64) -> Result<Option<Vec<Move>>, ConnectorError>
     Ok(Some(moves))
 }
 
-/// Replace the provisional history of each moved deal (`changes[index]`, Pipedrive id)
-/// with the one its flow tells.
+/// Replace the provisional history of each moved deal (`changes[index]`, Pipedrive id,
+/// `stage_change_time` in epoch s) with the one its flow tells. In an incremental pass
+/// (`since_ms`, its lower bound), a deal that last changed stage more than
+/// [`STAGE_MARGIN_MS`] before it has the history the last sync read: its flow is not
+/// read and the deal is marked [`stage_history_kept`](domain::crm::Deal).
 pub(super) async fn fill(
     http: &Http,
     changes: &mut [Change],
-    moved: &[(usize, u64)],
+    moved: &[(usize, u64, i64)],
+    since_ms: Option<i64>,
 ) -> Result<(), ConnectorError> {
-    for &(index, id) in moved {
+    for &(index, id, moved_at) in moved {
         let Some(Change::Upsert(record)) = changes.get_mut(index) else {
             continue;
         };
         let RecordData::Deal(deal) = &mut record.data else {
             continue;
         };
+        if since_ms.is_some_and(|since| moved_at.saturating_mul(1000) < since - STAGE_MARGIN_MS) {
+            deal.stage_history_kept = true;
+            continue;
+        }
         let Some(moves) = read(http, id).await? else {
             continue;
         };

@@ -31,7 +31,8 @@
 //!
 //! Stage history: a deal that never changed stage (`stage_change_time` null) is in its
 //! stage since `add_time`; each deal that did costs a `GET /api/v1/deals/{id}/flow`
-//! after its page ([`flow`]).
+//! after its page ([`flow`]) — in an incremental pass only if it changed stage since
+//! the pass's lower bound (less an hour); the others keep the history the mirror holds.
 //!
 //! Canonical ids: the Pipedrive id as a string; activities are `activity:<id>` and
 //! notes `note:<id>`. Deal participants beyond the primary person and custom fields
@@ -44,7 +45,7 @@ mod lenient;
 mod wire;
 
 pub use dialect::{BURST_WINDOW, FLOW_COST, Pipedrive, V1_LIST_COST, V2_LIST_COST, default_limit};
-pub use flow::FLOW_LIMIT;
+pub use flow::{FLOW_LIMIT, STAGE_MARGIN_MS};
 
 use domain::crm::ObjectKind;
 use serde::Deserialize;
@@ -106,8 +107,9 @@ impl std::fmt::Debug for Client {
 struct Step {
     changes: Vec<Change>,
     skipped: Vec<Skip>,
-    /// Deals that changed stage: (index into `changes`, Pipedrive id).
-    moved: Vec<(usize, u64)>,
+    /// Deals that changed stage: (index into `changes`, Pipedrive id,
+    /// `stage_change_time` in epoch s).
+    moved: Vec<(usize, u64, i64)>,
 }
 
 impl Step {
@@ -288,8 +290,8 @@ impl Client {
                 continue;
             }
             let (mapped, moved) = wire::deal(raw, &mut saw);
-            if let Some(id) = moved {
-                step.moved.push((step.changes.len(), id));
+            if let Some((id, at)) = moved {
+                step.moved.push((step.changes.len(), id, at));
             }
             step.take(mapped);
         }
@@ -335,7 +337,8 @@ impl Client {
             V2Kind::ArchivedDeals
         };
         let (mut step, next) = self.v2_step(kind, &mut cp).await?;
-        flow::fill(&self.http, &mut step.changes, &step.moved).await?;
+        let since = cp.since_ms.filter(|_| pass == Pass::Incremental);
+        flow::fill(&self.http, &mut step.changes, &step.moved, since).await?;
         Ok(match next {
             Some(cursor) => {
                 cp.page = Some(cursor);

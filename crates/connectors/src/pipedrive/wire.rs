@@ -524,10 +524,11 @@ fn person(raw: &RawValue, saw: &mut impl FnMut(i64)) -> Mapped {
     record(id, updated, data, raw)
 }
 
-/// A v2 deal, and its Pipedrive id when it changed stage since it was added (its
-/// history then comes from its flow, see [`super::flow`]; until then it holds only
-/// the stage it entered at `stage_change_time`).
-pub(super) fn deal(raw: &RawValue, saw: &mut impl FnMut(i64)) -> (Mapped, Option<u64>) {
+/// A v2 deal, and its Pipedrive id and `stage_change_time` (epoch s) when it changed
+/// stage since it was added (its history then comes from its flow, see
+/// [`super::flow`]; until then it holds only the stage it entered at
+/// `stage_change_time`).
+pub(super) fn deal(raw: &RawValue, saw: &mut impl FnMut(i64)) -> (Mapped, Option<(u64, i64)>) {
     let Ok(d) = object::<DealWire>(raw) else {
         return (
             skip(salvage_id(raw).map(|i| i.to_string()), MALFORMED),
@@ -590,11 +591,9 @@ pub(super) fn deal(raw: &RawValue, saw: &mut impl FnMut(i64)) -> (Mapped, Option
         contacts: id_string(d.person_id).into_iter().collect(),
         company: id_string(d.org_id),
         stage_history,
+        stage_history_kept: false,
     });
-    (
-        record(id, updated, data, raw),
-        d.id.0.filter(|_| moved_at.is_some()),
-    )
+    (record(id, updated, data, raw), d.id.0.zip(moved_at))
 }
 
 /// A row of the archived deals listing: a deletion from the mirror.
@@ -795,7 +794,7 @@ mod tests {
         let moved = raw(
             r#"{"id":46,"stage_id":"5","status":"open","add_time":"2025-04-01T09:00:00Z","stage_change_time":"2025-04-20T15:30:00Z"}"#,
         );
-        let (Mapped::Upsert(rec), Some(46)) = deal(&moved, &mut |_| {}) else {
+        let (Mapped::Upsert(rec), Some((46, 1_745_163_000))) = deal(&moved, &mut |_| {}) else {
             panic!("a moved deal")
         };
         let RecordData::Deal(d) = rec.data else {

@@ -365,6 +365,7 @@ fn deal(r: OpportunityRow, id: &str) -> Deal {
         contacts,
         company: reference(&r.account_id, "001"),
         stage_history,
+        stage_history_kept: false,
     }
 }
 

@@ -1,14 +1,14 @@
 //! An in-memory mirror that applies connector batches the way the sync engine does:
-//! upserts keep the newest version, deletions remove, and the end of a full pass
-//! sweeps away what that pass did not see. Connector tests compare it with the mock's
-//! world.
+//! upserts keep the newest version (and a deal's held stage history when the connector
+//! did not read it), deletions remove, and the end of a full pass sweeps away what that
+//! pass did not see. Connector tests compare it with the mock's world.
 
 #![allow(dead_code)]
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 use connectors::{Change, Checkpoint, Connector, ConnectorError, Pass};
-use domain::crm::{ObjectKind, Record};
+use domain::crm::{ObjectKind, Record, RecordData};
 
 /// What one pass cost and changed.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
@@ -44,15 +44,22 @@ impl Mirror {
             let table = self.records.entry(kind).or_default();
             for change in batch.changes {
                 match change {
-                    Change::Upsert(record) => {
+                    Change::Upsert(mut record) => {
                         report.upserts += 1;
                         seen.insert(record.external_id.clone());
-                        let newer = table
-                            .get(&record.external_id)
-                            .is_none_or(|old| old.updated_at_ms <= record.updated_at_ms);
-                        if newer {
-                            table.insert(record.external_id.clone(), record);
+                        let old = table.get(&record.external_id);
+                        if old.is_some_and(|old| old.updated_at_ms > record.updated_at_ms) {
+                            continue;
                         }
+                        // A deal whose history was not read keeps the one held.
+                        if let (Some(old), RecordData::Deal(deal)) = (old, &mut record.data)
+                            && deal.stage_history_kept
+                            && let RecordData::Deal(held) = &old.data
+                        {
+                            deal.stage_history = held.stage_history.clone();
+                            deal.stage_history_kept = false;
+                        }
+                        table.insert(record.external_id.clone(), record);
                     }
                     Change::Delete { external_id } => {
                         report.deletes += 1;

@@ -195,6 +195,12 @@ pub struct Deal {
     pub company: Option<String>,
     /// Stage changes the CRM reports, oldest first.
     pub stage_history: Vec<StageChange>,
+    /// The full history was not read this time (the deal's stage has not changed since
+    /// the last sync): `stage_history` holds only what the deal itself says, and the
+    /// mirror keeps the history it holds for the deal (a deal it does not hold yet gets
+    /// `stage_history`). False unless a connector skips a history read.
+    #[serde(default)]
+    pub stage_history_kept: bool,
 }
 
 /// A deal entered `stage` at `at` (epoch seconds).

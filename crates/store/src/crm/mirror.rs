@@ -328,7 +328,7 @@ impl Store {
                 updated_ms: record.updated_at_ms,
                 raw,
                 body,
-                values: values(record),
+                values: values(record, existed),
                 existed,
             });
         }

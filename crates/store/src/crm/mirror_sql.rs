@@ -5,7 +5,7 @@
 use domain::crm::{ObjectKind, Stage};
 
 use super::mirror::PreparedRow;
-use super::rows::{Val, bind_all, columns, table};
+use super::rows::{KEPT_IF_NULL, Val, bind_all, columns, table};
 use crate::StoreError;
 use crate::jobs::{JobLease, renew};
 
@@ -115,10 +115,14 @@ pub(super) async fn upsert(
         sql.push_str(&placeholders(r * width, width));
         sql.push(')');
     }
+    // A newer version replaces the row; a NULL stage history keeps the stored one.
     let updates: Vec<String> = common[4..]
         .iter()
         .chain(own.iter())
-        .map(|c| format!("{c} = excluded.{c}"))
+        .map(|&c| match c {
+            KEPT_IF_NULL => format!("{c} = COALESCE(excluded.{c}, {table}.{c})"),
+            _ => format!("{c} = excluded.{c}"),
+        })
         .collect();
     sql.push_str(&format!(
         " ON CONFLICT (org_id, connection_id, external_id) DO UPDATE SET {} WHERE {table}.updated_ms <= excluded.updated_ms",

@@ -96,9 +96,14 @@ pub(crate) fn columns(kind: ObjectKind) -> &'static [&'static str] {
     }
 }
 
+/// The column whose incoming NULL keeps the stored value on update (see [`values`]).
+pub(crate) const KEPT_IF_NULL: &str = "stage_history";
+
 /// The kind's own column values of `record` (without the activity body, which is
-/// sealed by the writer).
-pub(crate) fn values(record: &Record) -> Vec<Val> {
+/// sealed by the writer). A deal's `stage_history` is its JSON (`[]` when empty), or
+/// NULL when the deal says [`stage_history_kept`](domain::crm::Deal::stage_history_kept)
+/// and has a row already (`stored`): the upsert then keeps the stored history.
+pub(crate) fn values(record: &Record, stored: bool) -> Vec<Val> {
     match &record.data {
         RecordData::Owner(o) => vec![
             Val::Text(domain::crm::email_key(o.email.as_deref())),
@@ -140,7 +145,7 @@ pub(crate) fn values(record: &Record) -> Vec<Val> {
             Val::text(&d.next_step),
             Val::text(&d.forecast_category),
             Val::Text(
-                (!d.stage_history.is_empty())
+                (!(d.stage_history_kept && stored))
                     .then(|| serde_json::to_string(&d.stage_history).unwrap_or_default()),
             ),
         ],
@@ -216,6 +221,7 @@ mod tests {
                 contacts: vec![],
                 company: None,
                 stage_history: vec![],
+                stage_history_kept: false,
             }),
             RecordData::Activity(Activity {
                 activity_type: ActivityType::Call,
@@ -241,7 +247,7 @@ mod tests {
             };
             let sealed_extra = if kind == ObjectKind::Activity { 2 } else { 0 };
             assert_eq!(
-                values(&record).len() + sealed_extra,
+                values(&record, true).len() + sealed_extra,
                 columns(kind).len(),
                 "{kind}"
             );

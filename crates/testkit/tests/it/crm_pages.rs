@@ -309,6 +309,7 @@ async fn names_from_the_crm_are_escaped_and_quiet_deals_are_flagged() {
                     contacts: Vec::new(),
                     company: None,
                     stage_history: Vec::new(),
+                    stage_history_kept: false,
                 }),
             )
         };
