@@ -625,16 +625,27 @@ impl Engine {
             }
             std::future::pending::<()>().await;
         };
+        let overlap = self.store.overlaps_page_writes();
         let writer = async move {
+            // On PostgreSQL, a page whose records do not meet those of the page being
+            // staged is staged beside it, on another connection; pages are finished
+            // (fenced, checkpointed, committed) in order (see store's `commit.rs`).
+            let mut staging: Option<Staging> = None;
             loop {
                 let (prepared, checkpoint) = match ready.recv().await {
                     Some(Ok(p)) => p,
-                    Some(Err(e)) => return Err(e),
-                    None => {
-                        return Err(Streak::Stop(Stop::Failed(
-                            "the page preparer ended early".into(),
-                            None,
-                        )));
+                    stop => {
+                        // The pages before a failure are stored, as one at a time.
+                        if let Some(earlier) = staging.take() {
+                            self.land(lease, kind, earlier, stats, at).await?;
+                        }
+                        return Err(match stop {
+                            Some(Err(e)) => e,
+                            _ => Streak::Stop(Stop::Failed(
+                                "the page preparer ended early".into(),
+                                None,
+                            )),
+                        });
                     }
                 };
                 stats.passes.insert(
@@ -650,23 +661,45 @@ impl Engine {
                 stats.throttled = session.throttled();
                 let done = prepared.done();
                 let next_pass = prepared.checkpoint().1.to_owned();
-                let before = stats.kinds.get(kind.as_str()).map_or(0, |k| k.created);
-                self.store
-                    .commit_page(lease, prepared, stats)
-                    .await
-                    .map_err(|e| Streak::Stop(e.into()))?;
-                let after = stats.kinds.get(kind.as_str()).map_or(0, |k| k.created);
-                if ANALYZE_AT.iter().any(|n| before < *n && after >= *n) {
-                    self.store
-                        .refresh_statistics(lease, kind)
-                        .await
-                        .map_err(|e| Streak::Stop(e.into()))?;
+                if !overlap {
+                    let before = self.store.stage_page(lease, prepared).await;
+                    let staged = before.map_err(|e| Streak::Stop(e.into()))?;
+                    self.finished(lease, kind, staged, stats).await?;
+                    *at.checkpoint = checkpoint;
+                    *at.pass_id = next_pass;
+                    if done {
+                        return Ok(());
+                    }
+                    continue;
                 }
-                *at.checkpoint = checkpoint;
-                *at.pass_id = next_pass;
+                let touched: std::collections::HashSet<String> =
+                    prepared.touches().into_iter().map(str::to_owned).collect();
+                let beside = may_stage_beside(
+                    staging.as_ref().map(|s| (&s.touched, s.done)),
+                    &touched,
+                    done,
+                );
+                if !beside && let Some(earlier) = staging.take() {
+                    self.land(lease, kind, earlier, stats, at).await?;
+                }
+                let (store, held) = (self.store.clone(), lease.clone());
+                let next = Staging {
+                    task: StagingTask(tokio::spawn(async move {
+                        store.stage_page(&held, prepared).await
+                    })),
+                    checkpoint,
+                    next_pass,
+                    done,
+                    touched,
+                };
+                if let Some(earlier) = staging.take() {
+                    self.land(lease, kind, earlier, stats, at).await?;
+                }
                 if done {
+                    self.land(lease, kind, next, stats, at).await?;
                     return Ok(());
                 }
+                staging = Some(next);
             }
         };
         let result = tokio::select! {
@@ -675,6 +708,49 @@ impl Engine {
         };
         drop(fetcher);
         result
+    }
+
+    /// Wait for a page being staged, finish it, and move the position past it.
+    async fn land(
+        &self,
+        lease: &JobLease,
+        kind: ObjectKind,
+        mut staging: Staging,
+        stats: &mut RunStats,
+        at: &mut Position<'_>,
+    ) -> Result<(), Streak> {
+        let staged = (&mut staging.task.0)
+            .await
+            .map_err(|e| Streak::Stop(Stop::Failed(format!("page writer: {e}"), None)))?
+            .map_err(|e| Streak::Stop(e.into()))?;
+        self.finished(lease, kind, staged, stats).await?;
+        *at.checkpoint = staging.checkpoint;
+        *at.pass_id = staging.next_pass;
+        Ok(())
+    }
+
+    /// Finish a staged page (fence, checkpoint, counters, commit), then refresh the
+    /// table's statistics when this run's created records cross a threshold.
+    async fn finished(
+        &self,
+        lease: &JobLease,
+        kind: ObjectKind,
+        staged: store::crm::StagedPage,
+        stats: &mut RunStats,
+    ) -> Result<(), Streak> {
+        let before = stats.kinds.get(kind.as_str()).map_or(0, |k| k.created);
+        self.store
+            .finish_page(lease, staged, stats)
+            .await
+            .map_err(|e| Streak::Stop(e.into()))?;
+        let after = stats.kinds.get(kind.as_str()).map_or(0, |k| k.created);
+        if ANALYZE_AT.iter().any(|n| before < *n && after >= *n) {
+            self.store
+                .refresh_statistics(lease, kind)
+                .await
+                .map_err(|e| Streak::Stop(e.into()))?;
+        }
+        Ok(())
     }
 
     /// The next pages to write together: at least one, then whatever else is already
@@ -801,6 +877,38 @@ async fn fetch_page(
 }
 
 /// A spawned task that is aborted when this handle is dropped.
+/// A page being staged on a task of its own (PostgreSQL), with what finishing it
+/// records; the records it touches decide whether the next page may be staged beside it.
+struct Staging {
+    task: StagingTask,
+    checkpoint: Checkpoint,
+    next_pass: String,
+    done: bool,
+    touched: std::collections::HashSet<String>,
+}
+
+/// Whether a page (touching `touched`, ending its pass if `done`) may be staged while
+/// `earlier` (the records it touches, whether it ends its pass) is still being staged:
+/// only if neither ends its pass (the sweep must see every mark before it) and they
+/// touch no record in common (else each could wait for a row lock the other holds
+/// until it commits, while the later one may commit only after the earlier).
+fn may_stage_beside(
+    earlier: Option<(&std::collections::HashSet<String>, bool)>,
+    touched: &std::collections::HashSet<String>,
+    done: bool,
+) -> bool {
+    !done && earlier.is_some_and(|(before, ends)| !ends && before.is_disjoint(touched))
+}
+
+/// The staging task, aborted (its transaction rolled back) if dropped unfinished.
+struct StagingTask(tokio::task::JoinHandle<Result<store::crm::StagedPage, StoreError>>);
+
+impl Drop for StagingTask {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
 struct AbortOnDrop(tokio::task::JoinHandle<()>);
 
 impl Drop for AbortOnDrop {
@@ -878,6 +986,30 @@ fn merge(group: &[Batch]) -> (Vec<&Record>, Vec<&str>) {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn pages_are_staged_side_by_side_only_when_they_share_no_record_and_end_no_pass() {
+        use std::collections::HashSet;
+        let set = |ids: &[&str]| ids.iter().map(|s| s.to_string()).collect::<HashSet<_>>();
+        let (a, b, ab) = (set(&["1", "2"]), set(&["3"]), set(&["2", "3"]));
+        assert!(super::may_stage_beside(Some((&a, false)), &b, false));
+        assert!(
+            !super::may_stage_beside(Some((&a, false)), &ab, false),
+            "a shared record"
+        );
+        assert!(
+            !super::may_stage_beside(Some((&a, true)), &b, false),
+            "after a pass's end"
+        );
+        assert!(
+            !super::may_stage_beside(Some((&a, false)), &b, true),
+            "the pass's end"
+        );
+        assert!(
+            !super::may_stage_beside(None, &b, false),
+            "nothing being staged"
+        );
+    }
+
     use super::*;
 
     fn upsert(id: &str, ms: i64) -> Change {

@@ -6,7 +6,7 @@
 //! A page is written in two steps that a sync overlaps across consecutive pages:
 //! [`Store::prepare_page`] reads which records exist and seals the payloads (CPU work,
 //! outside any write transaction), and [`Store::commit_page`] writes the result in one
-//! short transaction. Preparing ahead is safe because the job lease makes this worker
+//! short transaction (`commit.rs`: staged, then finished). Preparing ahead is safe because the job lease makes this worker
 //! the connection's only writer (checked again inside every commit), and
 //! [`RecentIds`] carries the row ids given to records of pages not committed yet.
 
@@ -16,12 +16,9 @@ use domain::crm::{ObjectKind, Record, RecordData, Stage};
 use sqlx::Row;
 use vault::sealed::{Domain, SealContext, Sealed};
 
-use super::mirror_sql::{
-    CHUNK, delete_records, fence, in_list, remap_owners, replace_deal_contacts, replace_stages,
-    sweep, upsert,
-};
+use super::mirror_sql::{CHUNK, fence, in_list};
 use super::rows::{Val, table, values};
-use super::runs::{QuotaUse, RunStats, add_quota, write_run};
+use super::runs::{QuotaUse, RunStats};
 use crate::jobs::JobLease;
 use crate::{Store, StoreError};
 
@@ -67,29 +64,29 @@ pub(crate) struct PreparedRow {
     pub(crate) raw: Sealed,
     pub(crate) body: Option<Sealed>,
     pub(crate) values: Vec<Val>,
-    existed: bool,
+    pub(crate) existed: bool,
 }
 
 /// A page ready to commit (owns everything it writes).
 pub struct PreparedPage {
-    kind: ObjectKind,
-    rows: Vec<PreparedRow>,
-    deletes: Vec<String>,
-    seen_only: Vec<String>,
-    deal_contacts: Vec<(String, String)>,
-    stages: Vec<(String, Vec<Stage>)>,
-    read: u64,
-    unchanged: u64,
-    skipped: u64,
-    full_pass: bool,
-    pass_id: String,
-    done: bool,
-    checkpoint: String,
-    checkpoint_pass_id: String,
-    run_id: String,
-    quota: QuotaUse,
+    pub(super) kind: ObjectKind,
+    pub(super) rows: Vec<PreparedRow>,
+    pub(super) deletes: Vec<String>,
+    pub(super) seen_only: Vec<String>,
+    pub(super) deal_contacts: Vec<(String, String)>,
+    pub(super) stages: Vec<(String, Vec<Stage>)>,
+    pub(super) read: u64,
+    pub(super) unchanged: u64,
+    pub(super) skipped: u64,
+    pub(super) full_pass: bool,
+    pub(super) pass_id: String,
+    pub(super) done: bool,
+    pub(super) checkpoint: String,
+    pub(super) checkpoint_pass_id: String,
+    pub(super) run_id: String,
+    pub(super) quota: QuotaUse,
     /// The CRM pages this write holds (several when written together).
-    pages: u64,
+    pub(super) pages: u64,
 }
 
 impl std::fmt::Debug for PreparedPage {
@@ -111,6 +108,16 @@ impl PreparedPage {
     /// Whether this page ends its pass.
     pub fn done(&self) -> bool {
         self.done
+    }
+    /// The records this page writes, deletes or marks (external ids): two pages may be
+    /// staged side by side only if these do not meet (see `commit.rs`).
+    pub fn touches(&self) -> std::collections::HashSet<&str> {
+        self.rows
+            .iter()
+            .map(|r| r.external_id.as_str())
+            .chain(self.deletes.iter().map(String::as_str))
+            .chain(self.seen_only.iter().map(String::as_str))
+            .collect()
     }
     /// The checkpoint (JSON) and pass id stored with it.
     pub fn checkpoint(&self) -> (&str, &str) {
@@ -360,100 +367,6 @@ impl Store {
             quota: page.quota,
             pages: page.pages.max(1),
         })
-    }
-
-    /// Write a prepared page, its checkpoint, the run's counters (`stats` gains the
-    /// page's) and the quota use in one transaction.
-    pub async fn commit_page(
-        &self,
-        lease: &JobLease,
-        page: PreparedPage,
-        stats: &mut RunStats,
-    ) -> Result<PageOutcome, StoreError> {
-        let (org, connection) = super::lease_target(lease)?;
-        let kind = page.kind;
-        let table = table(kind);
-        let now = self.clock.now();
-        let mut outcome = PageOutcome {
-            unchanged: page.unchanged,
-            ..PageOutcome::default()
-        };
-        let mut tx = self.org_tx(&org).await?;
-        fence(&mut tx, lease, now).await?;
-        for row in &page.rows {
-            if row.existed {
-                outcome.updated += 1;
-            } else {
-                outcome.created += 1;
-            }
-        }
-        let written: Vec<String> = match kind {
-            ObjectKind::Deal => page.rows.iter().map(|r| r.external_id.clone()).collect(),
-            _ => Vec::new(),
-        };
-        let mut rows = page.rows;
-        while !rows.is_empty() {
-            let rest = rows.split_off(rows.len().min(CHUNK));
-            upsert(&mut tx, &org, &connection, kind, rows, &page.pass_id, now).await?;
-            rows = rest;
-        }
-        match kind {
-            ObjectKind::Deal => {
-                let deals: Vec<&str> = written.iter().map(String::as_str).collect();
-                replace_deal_contacts(&mut tx, &org, &connection, &deals, &page.deal_contacts)
-                    .await?
-            }
-            ObjectKind::Pipeline => {
-                replace_stages(&mut tx, &org, &connection, &page.stages).await?
-            }
-            _ => {}
-        }
-        if !page.deletes.is_empty() {
-            let deletes: Vec<&str> = page.deletes.iter().map(String::as_str).collect();
-            outcome.deleted += delete_records(&mut tx, &org, &connection, kind, &deletes).await?;
-        }
-        if page.full_pass && !page.seen_only.is_empty() {
-            let head = format!(
-                "UPDATE {table} SET seen_pass = $1 WHERE org_id = $2 AND connection_id = $3 AND external_id"
-            );
-            let seen: Vec<&str> = page.seen_only.iter().map(String::as_str).collect();
-            for chunk in seen.chunks(CHUNK) {
-                let q = in_list(&tx, &head, &[&page.pass_id, &org, &connection], chunk);
-                q.execute(&mut *tx).await?;
-            }
-        }
-        if page.done && page.full_pass {
-            outcome.swept = sweep(&mut tx, &org, &connection, kind, &page.pass_id).await?;
-        }
-        if kind == ObjectKind::Owner && page.done {
-            remap_owners(&mut tx, &org, &connection).await?;
-        }
-        sqlx::query(
-            "INSERT INTO crm_checkpoints (org_id, connection_id, kind, state, pass_id, updated_at) \
-             VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (org_id, connection_id, kind) DO UPDATE SET \
-             state = excluded.state, pass_id = excluded.pass_id, updated_at = excluded.updated_at",
-        )
-        .bind(org.clone())
-        .bind(connection.clone())
-        .bind(kind.as_str())
-        .bind(page.checkpoint.clone())
-        .bind(page.checkpoint_pass_id.clone())
-        .bind(now)
-        .execute(&mut *tx)
-        .await?;
-
-        let k = stats.kind(kind.as_str());
-        k.read += page.read;
-        k.created += outcome.created;
-        k.updated += outcome.updated;
-        k.unchanged += outcome.unchanged;
-        k.deleted += outcome.deleted + outcome.swept;
-        k.skipped += page.skipped;
-        k.pages += page.pages;
-        write_run(&mut tx, &org, &page.run_id, stats).await?;
-        add_quota(&mut tx, &org, &connection, &page.quota).await?;
-        tx.commit().await?;
-        Ok(outcome)
     }
 
     /// (row id, stored modification time) of the records of `ids` that exist.

@@ -6,6 +6,7 @@
 //! the lease names the organization and connection, and every write checks it is
 //! still held, so no code path writes a tenant's mirror without owning its sync.
 
+mod commit;
 mod connections;
 mod mirror;
 mod mirror_sql;
@@ -13,6 +14,7 @@ mod read;
 mod rows;
 mod runs;
 
+pub use commit::StagedPage;
 pub use connections::{
     AuthKind, Connection, ConnectionStatus, NewConnection, OAUTH_STATE_SECS, OwnerMapping, Tokens,
 };
