@@ -82,12 +82,12 @@ struct Shared {
     checks: AtomicU64,
     statements: AtomicU64,
     kept_answers: AtomicU64,
-    /// By (org, session).
-    kept: Mutex<HashMap<(String, String), Kept>>,
+    /// By session id (unique across organizations; the kept row names its own).
+    kept: Mutex<HashMap<String, Kept>>,
 }
 
 impl Shared {
-    fn kept(&self) -> MutexGuard<'_, HashMap<(String, String), Kept>> {
+    fn kept(&self) -> MutexGuard<'_, HashMap<String, Kept>> {
         match self.kept.lock() {
             Ok(k) => k,
             Err(poisoned) => poisoned.into_inner(),
@@ -130,8 +130,12 @@ impl SessionBatcher {
     /// The session's idle tracking moved to `at` (written by this instance): kept
     /// reads follow, so the next requests do not write it again.
     pub(crate) fn touched(&self, org: &str, session: &str, at: i64) {
-        let key = (org.to_owned(), session.to_owned());
-        if let Some(k) = self.shared.kept().get_mut(&key) {
+        if let Some(k) = self
+            .shared
+            .kept()
+            .get_mut(session)
+            .filter(|k| k.row.org_id == org)
+        {
             k.row.last_seen_at = k.row.last_seen_at.max(at);
         }
     }
@@ -239,9 +243,9 @@ async fn run_batch(
                 let _ = ask.reply.send(Ok(None));
                 continue;
             };
-            let key = (ask.org.clone(), ask.session.clone());
-            let answer = kept.get(&key).filter(|k| {
-                k.auth_version == auth
+            let answer = kept.get(&ask.session).filter(|k| {
+                k.row.org_id == ask.org
+                    && k.auth_version == auth
                     && k.row.directory_version == directory
                     && k.row.id == ask.user
                     && k.expires_at > now
@@ -293,7 +297,7 @@ async fn run_batch(
     }
     let mut kept = shared.kept();
     for (ask, answer) in misses.into_iter().zip(answers) {
-        let key = (ask.org, ask.session);
+        let key = ask.session;
         let reply = match answer {
             Ok(Some(k)) => {
                 let row = k.row.clone();

@@ -672,8 +672,7 @@ impl Engine {
                     }
                     continue;
                 }
-                let touched: std::collections::HashSet<String> =
-                    prepared.touches().into_iter().map(str::to_owned).collect();
+                let touched = prepared.touches();
                 let beside = may_stage_beside(
                     staging.as_ref().map(|s| (&s.touched, s.done)),
                     &touched,

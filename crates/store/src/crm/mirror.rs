@@ -111,12 +111,13 @@ impl PreparedPage {
     }
     /// The records this page writes, deletes or marks (external ids): two pages may be
     /// staged side by side only if these do not meet (see `commit.rs`).
-    pub fn touches(&self) -> std::collections::HashSet<&str> {
+    pub fn touches(&self) -> std::collections::HashSet<String> {
         self.rows
             .iter()
-            .map(|r| r.external_id.as_str())
-            .chain(self.deletes.iter().map(String::as_str))
-            .chain(self.seen_only.iter().map(String::as_str))
+            .map(|r| &r.external_id)
+            .chain(&self.deletes)
+            .chain(&self.seen_only)
+            .cloned()
             .collect()
     }
     /// The checkpoint (JSON) and pass id stored with it.
