@@ -2,7 +2,8 @@
 //! deal's stage changes, oldest first.
 //!
 //! The full pass lists deals with `propertiesWithHistory=dealstage`, so each listed
-//! deal carries its versions ([`listed`]; no request of its own, but pages of 50). A
+//! deal carries its versions, read with the deal itself (`wire::Object::history`; no
+//! request of its own, but pages of 50). A
 //! search returns only current values, so after each search page of deals the
 //! incremental pass reads their versions with `POST /crm/v3/objects/deals/batch/read`
 //! and `propertiesWithHistory: ["dealstage"]` ([`for_page`]), at most [`HISTORY_BATCH`]
@@ -37,7 +38,7 @@ struct HistoryBatch {
     results: Vec<HistoryResult>,
 }
 
-/// A record with its property history: a batch read result, or a listed deal.
+/// A batch read result with its property history.
 #[derive(Deserialize)]
 struct HistoryResult {
     #[serde(default, deserialize_with = "text")]
@@ -46,10 +47,18 @@ struct HistoryResult {
     history: Option<Histories>,
 }
 
+/// `propertiesWithHistory` of a listed deal or a batch read result.
 #[derive(Deserialize, Default)]
-struct Histories {
+pub(crate) struct Histories {
     #[serde(default, deserialize_with = "versions")]
-    dealstage: Vec<Version>,
+    pub(crate) dealstage: Vec<Version>,
+}
+
+/// `propertiesWithHistory` as far as it reads: anything unreadable is no history (it
+/// costs the history, not the record).
+pub(crate) fn lenient<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Histories>, D::Error> {
+    let value = serde_json::Value::deserialize(d)?;
+    Ok(serde_json::from_value(value).ok())
 }
 
 /// One version of a property: `{"value":…,"timestamp":…,"sourceType":…,…}`.
@@ -146,22 +155,6 @@ pub(crate) fn histories(
     Ok(batch.results.into_iter().filter_map(entry))
 }
 
-/// The stage histories a list page of deals carries (`propertiesWithHistory` in each
-/// result), by HubSpot id; nothing for other object types. Only records that parsed are
-/// read, and one whose history cannot be read has none (it costs the history, not the
-/// page).
-pub(crate) fn listed(t: &ObjectType, parsed: &[Parsed]) -> HashMap<String, Vec<StageChange>> {
-    if t.history().is_none() {
-        return HashMap::new();
-    }
-    parsed
-        .iter()
-        .filter(|p| p.typed.is_ok())
-        .filter_map(|p| serde_json::from_str::<HistoryResult>(p.raw.get()).ok())
-        .filter_map(entry)
-        .collect()
-}
-
 /// Give each deal among `changes` its history from `histories`.
 pub(crate) fn attach(changes: &mut [Change], mut histories: HashMap<String, Vec<StageChange>>) {
     if histories.is_empty() {
@@ -185,7 +178,7 @@ mod tests {
 
     use super::*;
     use crate::hubspot::map;
-    use crate::hubspot::types::{COMPANIES, DEALS};
+    use crate::hubspot::types::DEALS;
 
     /// HubSpot lists versions newest first; here with a re-save of a stage, a version
     /// without a value, one with an unreadable time and one that is not an object.
@@ -270,8 +263,8 @@ mod tests {
     fn listed_deals_carry_their_own_history() {
         // A list page with `propertiesWithHistory=dealstage`: deal 4 lists the versions
         // oldest first, deal 2's history is not a list, deal 3 has none, deal 5's
-        // `propertiesWithHistory` is not an object (deal 5 keeps no history, the page
-        // the rest), and a record that is not an object is skipped by the mapping.
+        // `propertiesWithHistory` is not an object (deal 5 keeps no history, but is
+        // kept), and a record that is not an object is skipped by the mapping.
         let results = [
             format!(
                 r#"{{"id":"1","properties":{{"dealname":"A","dealstage":"closedwon"}},"propertiesWithHistory":{{"dealstage":{VERSIONS}}},"archived":false}}"#
@@ -293,21 +286,12 @@ mod tests {
         };
         let deals = parse(&DEALS);
         assert_eq!(deals.iter().filter(|p| p.typed.is_ok()).count(), 5);
-        let got = folded(listed(&DEALS, &deals));
-        assert_eq!(
-            got,
-            want(&[("1", true), ("2", false), ("3", false), ("4", true)])
-        );
-        // Other types carry none (and are not read for it).
-        assert!(listed(&COMPANIES, &parse(&COMPANIES)).is_empty());
-
-        // Attached to the deals they belong to, by external id.
-        let mut changes: Vec<Change> = deals
+        // Each deal reads its history with the rest of it (no second parse, no attach).
+        let changes: Vec<Change> = deals
             .into_iter()
             .filter_map(|p| p.build(None).ok())
             .map(Change::Upsert)
             .collect();
-        attach(&mut changes, listed(&DEALS, &parse(&DEALS)));
         let attached: Folded = changes
             .iter()
             .filter_map(|c| match c {

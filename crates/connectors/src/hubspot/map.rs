@@ -233,8 +233,11 @@ impl Parsed {
             }
             Typed::Deal(o) => {
                 let links = links.unwrap_or_else(|| Links::from_v3(o.associations));
-                let created_at = o.created_at;
-                RecordData::Deal(deal(o.properties.unwrap_or_default(), &links, created_at))
+                let mut d = deal(o.properties.unwrap_or_default(), &links, o.created_at);
+                if let Some(h) = o.history {
+                    d.stage_history = super::history::fold(&h.dealstage);
+                }
+                RecordData::Deal(d)
             }
             Typed::Engagement(t, o) => {
                 let links = links.unwrap_or_else(|| Links::from_v3(o.associations));

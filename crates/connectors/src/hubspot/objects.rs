@@ -132,14 +132,13 @@ async fn full_page(
         cp.begin(http.meter().server_ms());
     }
     let next = page.next().map(str::to_owned);
-    let parsed: Vec<map::Parsed> = page
+    // Listed deals carry their stage history (`propertiesWithHistory`), read with them.
+    let parsed = page
         .results
         .into_iter()
         .map(|raw| map::parse(t.shape, raw))
         .collect();
-    let histories = history::listed(t, &parsed);
-    let (mut changes, skipped) = upserts(parsed, None, cp);
-    history::attach(&mut changes, histories);
+    let (changes, skipped) = upserts(parsed, None, cp);
     match next {
         Some(after) if cp.page.as_deref() == Some(after.as_str()) => Err(
             ConnectorError::Malformed("paging cursor did not advance".into()),

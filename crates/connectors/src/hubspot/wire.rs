@@ -166,6 +166,13 @@ pub struct Object<P> {
     pub archived_at: Option<String>,
     #[serde(default)]
     pub associations: Option<Associations>,
+    /// Deals listed with `propertiesWithHistory=dealstage` (full pass).
+    #[serde(
+        default,
+        rename = "propertiesWithHistory",
+        deserialize_with = "super::history::lenient"
+    )]
+    pub history: Option<super::history::Histories>,
 }
 
 /// v3 list `associations`: per target type, the associated ids.
