@@ -284,8 +284,9 @@ impl Store {
         Ok(n == 0)
     }
 
-    /// Close the pool.
+    /// Close the pool (after the session-check dispatcher gives its connection back).
     pub async fn close(&self) {
+        self.sessions.stop();
         self.pool.close().await;
     }
 

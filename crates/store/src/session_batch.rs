@@ -5,11 +5,15 @@
 //! Every authenticated request must be checked against the database after it arrived
 //! (revocation takes effect on the very next request, on every instance). Requests that
 //! arrive together are checked together: each queues its (org, session, user) and waits;
-//! a dispatcher drains whatever is queued into one batch, one batch at a time (measured
-//! on two cores with 32 clients: 8.2 checks per batch; docs/benchmarks.md).
+//! a dispatcher drains whatever is queued into one batch, one batch at a time, after
+//! letting the tasks that are ready run first, on one connection it holds from batch to
+//! batch (decision 0013; measured on two cores with 32 clients: ~11 checks per batch,
+//! docs/benchmarks.md). Every statement of a batch starts after each of its requests
+//! was queued.
 //!
 //! A batch first reads, for each organization in it, two numbers that move whenever
-//! anything a session check depends on changes (`session_versions`, migration 0009):
+//! anything a session check depends on changes (`session_versions_of`, migrations 0009
+//! and 0010):
 //! `auth_version` (any change to one of its sessions but idle tracking: revoked,
 //! rotated, deleted) and `directory_version` (any change to one of its users: disabled,
 //! seat, team). A request whose session this instance read while both numbers were the
@@ -26,9 +30,10 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use sqlx::AnyPool;
 use sqlx::Row;
 use sqlx::any::AnyRow;
+use sqlx::pool::PoolConnection;
+use sqlx::{Any, AnyConnection, AnyPool};
 use tokio::sync::{mpsc, oneshot};
 
 use crate::fastread::SessionRow;
@@ -41,7 +46,8 @@ const MAX_BATCH: usize = 128;
 /// afresh (a few statements, no wrong answer).
 pub(crate) const MAX_KEPT: usize = 20_000;
 
-const VERSIONS: &str = "SELECT * FROM session_versions($1::json)";
+/// `session_versions_of` (migration 0010) takes the organization ids comma-separated.
+const VERSIONS: &str = "SELECT * FROM session_versions_of($1)";
 const ROWS_MANY: &str = "SELECT * FROM session_rows_many($1::json, $2, $3)";
 
 /// One request's check: who it claims to be, and where the answer goes.
@@ -140,6 +146,16 @@ impl SessionBatcher {
         }
     }
 
+    /// Close the queue: the dispatcher ends after the batch in flight and gives its
+    /// connection back, so the pool can close. A later check starts a new one.
+    pub(crate) fn stop(&self) {
+        let mut queue = match self.queue.lock() {
+            Ok(q) => q,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        queue.take();
+    }
+
     pub(crate) fn stats(&self) -> SessionCheckStats {
         let s = &self.shared;
         SessionCheckStats {
@@ -172,16 +188,25 @@ impl SessionBatcher {
     }
 }
 
-/// Drain the queue into batches, one at a time. Ends when every store clone holding
-/// the queue is gone.
+/// Drain the queue into batches, one at a time. Ends when the queue closes: every
+/// store clone holding it is gone, or [`SessionBatcher::stop`].
 async fn dispatch(
     pool: AnyPool,
     clock: Clock,
     mut rx: mpsc::UnboundedReceiver<Ask>,
     shared: Arc<Shared>,
 ) {
+    // One batch runs at a time, so one connection serves them all: held from one
+    // batch to the next while the pool can spare it (one database process stays warm,
+    // no pool hand-off per batch; docs/benchmarks.md), replaced after an error, given
+    // back when the queue closes.
+    let mut held: Option<PoolConnection<Any>> = None;
     while let Some(first) = rx.recv().await {
-        // Whatever queued while the previous batch ran rides along.
+        // Let the tasks that are ready run first — the requests the last batch
+        // answered, and new ones read from their sockets — so that those arriving
+        // now ride in this batch instead of the next statement. When nothing else is
+        // ready this returns at once.
+        tokio::task::yield_now().await;
         let mut batch = vec![first];
         while batch.len() < MAX_BATCH {
             match rx.try_recv() {
@@ -192,7 +217,16 @@ async fn dispatch(
         shared
             .checks
             .fetch_add(batch.len() as u64, Ordering::Relaxed);
-        if let Err((batch, message)) = run_batch(&pool, clock.now(), batch, &shared).await {
+        let now = clock.now();
+        // A held connection may have died while idle (server restart, idle timeout):
+        // then the checks it left unanswered are tried once more on a fresh one.
+        let reused = held.is_some();
+        let (mut outcome, mut conn) = attempt(&pool, held.take(), now, batch, &shared).await;
+        if reused && let Err((batch, _)) = outcome {
+            (outcome, conn) = attempt(&pool, None, now, batch, &shared).await;
+        }
+        held = conn;
+        if let Err((batch, message)) = outcome {
             for ask in batch {
                 let _ = ask.reply.send(Err(message.clone()));
             }
@@ -200,16 +234,52 @@ async fn dispatch(
     }
 }
 
+/// What a batch ran on and how it ended; the connection comes back only if the batch
+/// succeeded on it.
+type Attempt = (Result<(), (Vec<Ask>, String)>, Option<PoolConnection<Any>>);
+
+/// Run the batch on `conn`, or on one from the pool.
+async fn attempt(
+    pool: &AnyPool,
+    conn: Option<PoolConnection<Any>>,
+    now: i64,
+    batch: Vec<Ask>,
+    shared: &Shared,
+) -> Attempt {
+    let mut conn = match conn {
+        Some(conn) => conn,
+        None => match pool.acquire().await {
+            Ok(conn) => conn,
+            Err(e) => return (Err((batch, format!("session check connection: {e}"))), None),
+        },
+    };
+    match run_batch(&mut conn, now, batch, shared).await {
+        Ok(()) => (Ok(()), spare(pool).then_some(conn)),
+        Err(unanswered) => (Err(unanswered), None),
+    }
+}
+
+/// Whether the pool can spare the dispatcher a connection between batches: another one
+/// is idle or can still be opened. Otherwise it goes back at once (a pool of one
+/// connection, or one under pressure, must not wait for the next batch).
+fn spare(pool: &AnyPool) -> bool {
+    pool.num_idle() > 0 || pool.size() < pool.options().get_max_connections()
+}
+
 /// The organizations' (auth_version, directory_version), read now.
 async fn versions(
-    pool: &AnyPool,
+    conn: &mut AnyConnection,
     batch: &[Ask],
 ) -> Result<HashMap<String, (i64, i64)>, sqlx::Error> {
+    // Each id once; ids are UUIDs (checked before a request is queued), so no comma
+    // occurs inside one.
     let mut orgs: Vec<&str> = batch.iter().map(|a| a.org.as_str()).collect();
     orgs.sort_unstable();
     orgs.dedup();
-    let json = serde_json::to_string(&orgs).unwrap_or_else(|_| "[]".to_owned());
-    let rows = sqlx::query(VERSIONS).bind(json).fetch_all(pool).await?;
+    let rows = sqlx::query(VERSIONS)
+        .bind(orgs.join(","))
+        .fetch_all(&mut *conn)
+        .await?;
     rows.iter()
         .map(|r| {
             Ok((
@@ -223,14 +293,14 @@ async fn versions(
 /// Answer the batch: from kept reads where the versions allow, the rest read in full.
 /// On a database error the unanswered checks come back with the message.
 async fn run_batch(
-    pool: &AnyPool,
+    conn: &mut AnyConnection,
     now: i64,
     batch: Vec<Ask>,
     shared: &Shared,
 ) -> Result<(), (Vec<Ask>, String)> {
     let idle_after = now - crate::auth::SESSION_IDLE_SECS;
     shared.statements.fetch_add(1, Ordering::Relaxed);
-    let versions = match versions(pool, &batch).await {
+    let versions = match versions(conn, &batch).await {
         Ok(v) => v,
         Err(e) => return Err((batch, format!("session versions: {e}"))),
     };
@@ -275,7 +345,7 @@ async fn run_batch(
         .bind(json)
         .bind(now)
         .bind(idle_after)
-        .fetch_all(pool)
+        .fetch_all(&mut *conn)
         .await;
     let rows = match rows {
         Ok(rows) => rows,

@@ -47,6 +47,32 @@ impl Store {
         if let Some(directory) = self.directory(scope).await? {
             return Ok(directory.users_page(scope, page));
         }
+        self.members_sql(scope, page).await
+    }
+
+    /// [`Store::list_members`] rendered by `render`. From a cached directory the text
+    /// is kept with that version and shared by every request for the same page by the
+    /// same viewer (`directory/pages.rs`); `rendering` names the rendering, and every
+    /// caller passing one name must render the same way.
+    pub async fn rendered_members(
+        &self,
+        scope: &Scope,
+        page: &PageRequest,
+        rendering: &'static str,
+        render: impl FnOnce(&Page<Arc<Member>>) -> String,
+    ) -> Result<Arc<str>, StoreError> {
+        if let Some(directory) = self.directory(scope).await? {
+            return Ok(directory.rendered_users_page(scope, page, rendering, render));
+        }
+        Ok(render(&self.members_sql(scope, page).await?).into())
+    }
+
+    /// The page of members read by SQL (an organization too large to cache).
+    async fn members_sql(
+        &self,
+        scope: &Scope,
+        page: &PageRequest,
+    ) -> Result<Page<Arc<Member>>, StoreError> {
         let users = self.list_users_sql(scope, page).await?;
         Ok(Page {
             items: users

@@ -11,6 +11,7 @@
 //! for nested teams); see `docs/decisions/0007-directory-cache.md`.
 
 mod cache;
+mod pages;
 
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, OnceLock};
@@ -87,6 +88,8 @@ pub(crate) struct Directory {
     edges: Vec<TeamEdge>,
     /// Active members per team (what an executive's member counts show).
     team_sizes: HashMap<TeamId, i64>,
+    /// Pages of members rendered from this version (`pages.rs`).
+    rendered: pages::RenderedPages,
 }
 
 impl Directory {
@@ -123,6 +126,7 @@ impl Directory {
             members,
             teams,
             team_sizes,
+            rendered: pages::RenderedPages::default(),
         }
     }
 

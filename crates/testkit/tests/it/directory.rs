@@ -227,6 +227,20 @@ async fn assert_same_as_sql(app: &TestApp, people: &[&Person], teams: &[&str], l
                 };
                 assert_eq!(ids(&memory), ids(&sql), "{label}: {} users", viewer.email);
                 assert_eq!(memory.next_cursor, sql.next_cursor, "{label}: cursor");
+                // The rendered page (kept per version and viewer after the first
+                // read) says the same as the SQL, on the first read and the next.
+                let want = format!("{:?} {:?}", ids(&sql), sql.next_cursor);
+                for read in ["first", "kept"] {
+                    let text = store
+                        .rendered_members(&scope, &page, "test-debug", |p| {
+                            let users: Vec<String> =
+                                p.items.iter().map(|m| format!("{:?}", m.user())).collect();
+                            format!("{users:?} {:?}", p.next_cursor)
+                        })
+                        .await
+                        .expect("rendered");
+                    assert_eq!(*text, want, "{label}: {} rendered, {read}", viewer.email);
+                }
                 match memory.next_cursor {
                     Some(c) => after = Some(c),
                     None => break,

@@ -229,3 +229,151 @@ async fn kept_postgres_session_reads_never_outlive_a_change() {
         Err(store::StoreError::Unauthenticated)
     ));
 }
+
+/// `session_versions_of` (migration 0010), what every batch runs: as the application
+/// role it reads each listed organization under its own `app.org_id` and leaves the
+/// setting as it found it; an unknown id gives no row; inside a transaction that works
+/// for one organization it refuses another.
+#[tokio::test]
+async fn session_versions_read_each_organization_under_its_own_setting() {
+    if !testkit::backends().contains(&Backend::Postgres) {
+        return;
+    }
+    use sqlx::Connection;
+    let app = TestApp::spawn(Backend::Postgres).await;
+    let a = app.signup("Alpha", "Ada", "ada@alpha.example").await;
+    let b = app.signup("Beta", "Bo", "bo@beta.example").await;
+    let (a_org, b_org) = (a.org_id, b.org_id);
+    let mut conn = sqlx::PgConnection::connect(app.db_url())
+        .await
+        .expect("connect");
+    sqlx::query("SET ROLE pitchside_app")
+        .execute(&mut conn)
+        .await
+        .expect("set role");
+    let read = "SELECT org_id FROM session_versions_of($1) ORDER BY org_id";
+    let unknown = uuid::Uuid::new_v4().to_string();
+    let got: Vec<String> = sqlx::query_scalar(read)
+        .bind(format!("{a_org},{unknown},{b_org}"))
+        .fetch_all(&mut conn)
+        .await
+        .expect("versions");
+    let mut want = vec![a_org.clone(), b_org.clone()];
+    want.sort();
+    assert_eq!(got, want);
+    let none: Vec<String> = sqlx::query_scalar(read)
+        .bind(String::new())
+        .fetch_all(&mut conn)
+        .await
+        .expect("no ids");
+    assert!(none.is_empty());
+    // Without the function, the application role sees no organization at all.
+    let visible: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM organizations")
+        .fetch_one(&mut conn)
+        .await
+        .expect("count");
+    assert_eq!(visible, 0, "row-level security applies to the role");
+
+    let mut tx = conn.begin().await.expect("begin");
+    sqlx::query("SELECT set_config('app.org_id', $1, true)")
+        .bind(&a_org)
+        .execute(&mut *tx)
+        .await
+        .expect("tenant");
+    let own: Vec<String> = sqlx::query_scalar(read)
+        .bind(&a_org)
+        .fetch_all(&mut *tx)
+        .await
+        .expect("own organization");
+    assert_eq!(own, vec![a_org.clone()]);
+    let setting: String = sqlx::query_scalar("SELECT current_setting('app.org_id')")
+        .fetch_one(&mut *tx)
+        .await
+        .expect("setting");
+    assert_eq!(setting, a_org, "left as found");
+    let refused = sqlx::query_scalar::<_, String>(read)
+        .bind(&b_org)
+        .fetch_all(&mut *tx)
+        .await;
+    assert!(
+        refused.is_err(),
+        "another organization inside A's transaction"
+    );
+}
+
+/// The batches run on one connection held from batch to batch. It is given back when
+/// the store closes (closing does not wait forever), and if it dies while held, the
+/// next checks are answered on a fresh one rather than failing.
+#[tokio::test]
+async fn the_held_session_check_connection_is_replaced_and_given_back() {
+    if !testkit::backends().contains(&Backend::Postgres) {
+        return;
+    }
+    use sqlx::Connection;
+    let app = TestApp::spawn(Backend::Postgres).await;
+    let ada = app.signup("Acme", "Ada", "ada@example.com").await;
+    assert_eq!(app.get(&ada.access_token, "/api/v1/me").await.status(), 200);
+
+    // End the server process behind the held connection: the one whose last statement
+    // was a batch's (the first check of a session reads it in full).
+    let mut admin = sqlx::PgConnection::connect(app.db_url())
+        .await
+        .expect("connect");
+    let ended: Vec<bool> = sqlx::query_scalar(
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+         WHERE datname = current_database() AND pid <> pg_backend_pid() \
+           AND (query LIKE '%session_versions_of%' OR query LIKE '%session_rows_many%')",
+    )
+    .fetch_all(&mut admin)
+    .await
+    .expect("terminate");
+    assert_eq!(ended, vec![true], "one held connection");
+    let before = app.store().session_batch_stats().expect("PostgreSQL");
+    for _ in 0..3 {
+        assert_eq!(app.get(&ada.access_token, "/api/v1/me").await.status(), 200);
+    }
+    let after = app.store().session_batch_stats().expect("PostgreSQL");
+    assert_eq!(after.checks - before.checks, 3);
+    assert!(
+        after.statements - before.statements > 3,
+        "the failed statement was tried again"
+    );
+
+    let closed = tokio::time::timeout(std::time::Duration::from_secs(10), app.store().close());
+    assert!(
+        closed.await.is_ok(),
+        "the pool closed with the dispatcher idle"
+    );
+}
+
+/// A pool of one connection: the dispatcher gives it back after every batch, so the
+/// other queries of the instance still get it.
+#[tokio::test]
+async fn a_pool_of_one_connection_is_not_kept_by_the_session_checks() {
+    if !testkit::backends().contains(&Backend::Postgres) {
+        return;
+    }
+    let app = TestApp::spawn(Backend::Postgres).await;
+    let ada = app.signup("Acme", "Ada", "ada@example.com").await;
+    let session = live_session(&app, &ada.user_id).await;
+    let options = store::StoreOptions {
+        max_connections: 1,
+        ..store::StoreOptions::new(app.db_url())
+    };
+    let small = store::Store::connect(options, store::Clock::system())
+        .await
+        .expect("connect");
+    let work = async {
+        for _ in 0..3 {
+            let scope = small
+                .authenticate(&ada.org_id, &ada.user_id, &session, None)
+                .await
+                .expect("authenticated");
+            assert_eq!(scope.user_id().to_string(), ada.user_id);
+            assert!(!small.is_empty().await.expect("another query"));
+        }
+    };
+    let done = tokio::time::timeout(std::time::Duration::from_secs(8), work).await;
+    assert!(done.is_ok(), "a query waited for the held connection");
+    small.close().await;
+}

@@ -23,17 +23,27 @@ pub(super) async fn index(
     viewer: Viewer,
     ApiQuery(params): ApiQuery<ListParams>,
 ) -> Result<Response, ApiError> {
-    let page = state
+    let body = state
         .store
-        .list_members(&viewer.scope, &params.page()?)
+        .rendered_members(&viewer.scope, &params.page()?, "api-v1-users", members_json)
         .await?;
-    Ok(members_json(&page))
+    let body = axum::body::Bytes::from_owner(SharedText(body));
+    Ok(([(header::CONTENT_TYPE, "application/json")], body).into_response())
+}
+
+/// A rendered page shared with the directory that keeps it, as a response body.
+struct SharedText(Arc<str>);
+
+impl AsRef<[u8]> for SharedText {
+    fn as_ref(&self) -> &[u8] {
+        self.0.as_bytes()
+    }
 }
 
 /// A page of members as the JSON of a `ListView<UserView>`, spliced from each member's
-/// memoised view: a directory entry is rendered once per directory version, not once
-/// per request.
-fn members_json(page: &Page<Arc<Member>>) -> Response {
+/// memoised view: a directory entry is rendered once per directory version, and so is
+/// each viewer's page (`Store::rendered_members`).
+fn members_json(page: &Page<Arc<Member>>) -> String {
     let mut body = String::with_capacity(40 + page.items.len() * 320);
     body.push_str("{\"items\":[");
     for (i, member) in page.items.iter().enumerate() {
@@ -47,7 +57,7 @@ fn members_json(page: &Page<Arc<Member>>) -> Response {
     body.push_str("],\"next_cursor\":");
     body.push_str(&serde_json::to_string(&page.next_cursor).unwrap_or_else(|_| "null".into()));
     body.push('}');
-    ([(header::CONTENT_TYPE, "application/json")], body).into_response()
+    body
 }
 
 /// One person, if you can see them.
