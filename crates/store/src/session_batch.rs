@@ -255,7 +255,11 @@ async fn attempt(
     };
     match run_batch(&mut conn, now, batch, shared).await {
         Ok(()) => (Ok(()), spare(pool).then_some(conn)),
-        Err(unanswered) => (Err(unanswered), None),
+        Err(unanswered) => {
+            // It may be broken: closed rather than handed to another query.
+            conn.close_on_drop();
+            (Err(unanswered), None)
+        }
     }
 }
 
