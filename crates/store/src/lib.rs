@@ -328,6 +328,12 @@ impl Store {
 
 /// An organization id fit to be inlined into SQL: it must parse as a UUID, whose
 /// hyphenated form holds only hex digits and hyphens.
+/// `m`'s guard, also after a panic elsewhere poisoned it: what the mutexes of this crate
+/// guard (queues, memos, counters) stays consistent at every unlock.
+pub(crate) fn locked<T>(m: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
 fn checked_org(org_id: &str) -> Result<uuid::Uuid, StoreError> {
     uuid::Uuid::parse_str(org_id).map_err(|_| StoreError::Unauthenticated)
 }

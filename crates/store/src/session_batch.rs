@@ -94,10 +94,7 @@ struct Shared {
 
 impl Shared {
     fn kept(&self) -> MutexGuard<'_, HashMap<String, Kept>> {
-        match self.kept.lock() {
-            Ok(k) => k,
-            Err(poisoned) => poisoned.into_inner(),
-        }
+        crate::locked(&self.kept)
     }
 }
 
@@ -149,11 +146,7 @@ impl SessionBatcher {
     /// Close the queue: the dispatcher ends after the batch in flight and gives its
     /// connection back, so the pool can close. A later check starts a new one.
     pub(crate) fn stop(&self) {
-        let mut queue = match self.queue.lock() {
-            Ok(q) => q,
-            Err(poisoned) => poisoned.into_inner(),
-        };
-        queue.take();
+        crate::locked(&self.queue).take();
     }
 
     pub(crate) fn stats(&self) -> SessionCheckStats {
@@ -168,10 +161,7 @@ impl SessionBatcher {
     /// The live dispatcher's queue, started on first use (on the caller's runtime) and
     /// again if the runtime it ran on has gone.
     fn sender(&self, pool: &AnyPool, clock: &Clock) -> Option<mpsc::UnboundedSender<Ask>> {
-        let mut queue = match self.queue.lock() {
-            Ok(q) => q,
-            Err(poisoned) => poisoned.into_inner(),
-        };
+        let mut queue = crate::locked(&self.queue);
         if let Some(tx) = queue.as_ref().filter(|tx| !tx.is_closed()) {
             return Some(tx.clone());
         }

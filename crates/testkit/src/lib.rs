@@ -364,6 +364,15 @@ impl TestApp {
         &self.db.url
     }
 
+    /// A PostgreSQL connection to the test database as its owner (the login role, not
+    /// `pitchside_app`): for reading behind the application's back, or for `SET ROLE`.
+    pub async fn owner_connection(&self) -> sqlx::PgConnection {
+        use sqlx::Connection;
+        sqlx::PgConnection::connect(self.db_url())
+            .await
+            .expect("connect")
+    }
+
     /// The Fernet key each domain's ring holds (for rotation tests).
     pub fn key_text(&self, domain: vault::sealed::Domain) -> &str {
         self.db

@@ -18,7 +18,8 @@ pub(crate) const MAX_RENDERED_BYTES: usize = 128 * 1024;
 
 /// What decides a rendered page: the rendering, what the viewer sees (their id, seat,
 /// admin flag and team, as the session check read them with this version) and the page
-/// asked for.
+/// asked for. Seat, admin flag and team follow from the id at one version; they are in
+/// the key anyway, so a scope made any other way can never share another's page.
 #[derive(Debug, Hash, PartialEq, Eq)]
 struct Key {
     rendering: &'static str,
@@ -44,10 +45,7 @@ struct Memo {
 
 impl RenderedPages {
     fn memo(&self) -> std::sync::MutexGuard<'_, Memo> {
-        match self.inner.lock() {
-            Ok(m) => m,
-            Err(poisoned) => poisoned.into_inner(),
-        }
+        crate::locked(&self.inner)
     }
 }
 

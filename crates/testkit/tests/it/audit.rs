@@ -4,7 +4,6 @@
 //! the application cannot rewrite it; retention keeps the chain verifiable.
 
 use serde_json::{Value, json};
-use sqlx::Connection;
 use testkit::{Backend, PASSWORD, TestApp, backends};
 
 const DAY: i64 = 86_400;
@@ -389,9 +388,7 @@ async fn chain_of(app: &TestApp, extra_logins: usize) -> String {
 async fn tamper(app: &TestApp, statements: &[String]) {
     match app.backend {
         Backend::Postgres => {
-            let mut c = sqlx::PgConnection::connect(app.db_url())
-                .await
-                .expect("connect");
+            let mut c = app.owner_connection().await;
             sqlx::query("SET session_replication_role = replica")
                 .execute(&mut c)
                 .await
@@ -563,9 +560,7 @@ async fn the_application_cannot_rewrite_the_log() {
             Backend::Postgres => {
                 // As the application's role, with the tenant context set: INSERT and
                 // SELECT only.
-                let mut c = sqlx::PgConnection::connect(app.db_url())
-                    .await
-                    .expect("connect");
+                let mut c = app.owner_connection().await;
                 sqlx::query("SET ROLE pitchside_app")
                     .execute(&mut c)
                     .await
@@ -605,9 +600,7 @@ async fn the_application_cannot_rewrite_the_log() {
                 .expect_err("prune young");
                 assert!(err.to_string().contains("younger than 730 days"), "{err}");
                 // Even the owner cannot edit an entry while the guard trigger is on.
-                let mut owner = sqlx::PgConnection::connect(app.db_url())
-                    .await
-                    .expect("connect");
+                let mut owner = app.owner_connection().await;
                 let err = sqlx::query("UPDATE audit_events SET ip = '1.2.3.4'")
                     .execute(&mut owner)
                     .await
@@ -694,9 +687,7 @@ async fn pgaudit_records_ddl_and_role_changes_when_enabled_as_documented() {
         return;
     }
     let app = TestApp::spawn(Backend::Postgres).await;
-    let mut c = sqlx::PgConnection::connect(app.db_url())
-        .await
-        .expect("connect");
+    let mut c = app.owner_connection().await;
     let preload: String = sqlx::query_scalar("SHOW shared_preload_libraries")
         .fetch_one(&mut c)
         .await

@@ -4,7 +4,6 @@
 use std::collections::BTreeSet;
 
 use serde_json::{Value, json};
-use sqlx::Connection;
 use testkit::{Backend, Fixture, Person, TestApp, backends};
 
 async fn write(
@@ -198,9 +197,7 @@ async fn a_note_marker_never_reaches_a_postgres_dump_or_its_wal() {
         String::from_utf8_lossy(&dump.stdout).contains("gAAAAA"),
         "the dump holds the Fernet token instead"
     );
-    let mut conn = sqlx::PgConnection::connect(app.db_url())
-        .await
-        .expect("connect");
+    let mut conn = app.owner_connection().await;
     sqlx::query("CHECKPOINT")
         .execute(&mut conn)
         .await

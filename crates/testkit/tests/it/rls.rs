@@ -50,9 +50,7 @@ async fn row_level_security_isolates_organizations_on_postgres() {
     let app = TestApp::spawn(Backend::Postgres).await;
     let a = Fixture::seed(&app, "alpha").await;
     let b = Fixture::seed(&app, "beta").await;
-    let mut conn = sqlx::PgConnection::connect(app.db_url())
-        .await
-        .expect("connect");
+    let mut conn = app.owner_connection().await;
 
     // Every table in the schema is either a tenant table with forced RLS and a policy,
     // or on the explicit global list. A new table fails this until classified.

@@ -50,7 +50,6 @@ async fn batched_postgres_session_checks_answer_each_request_alone() {
     if !testkit::backends().contains(&Backend::Postgres) {
         return;
     }
-    use sqlx::Connection;
     let app = TestApp::spawn(Backend::Postgres).await;
     let alpha = testkit::Fixture::seed(&app, "alpha").await;
     let beta = testkit::Fixture::seed(&app, "beta").await;
@@ -60,9 +59,7 @@ async fn batched_postgres_session_checks_answer_each_request_alone() {
     assert_eq!(r.status(), 204);
 
     // Read every session as the owner: (org, session, user, revoked).
-    let mut conn = sqlx::PgConnection::connect(app.db_url())
-        .await
-        .expect("connect");
+    let mut conn = app.owner_connection().await;
     let sessions: Vec<(String, String, String, bool)> = sqlx::query_as(
         "SELECT org_id, id, user_id, revoked_at IS NOT NULL FROM sessions ORDER BY id",
     )
@@ -129,10 +126,7 @@ async fn batched_postgres_session_checks_answer_each_request_alone() {
 
 /// The (session id of `user_id`'s live session).
 async fn live_session(app: &TestApp, user_id: &str) -> String {
-    use sqlx::Connection;
-    let mut conn = sqlx::PgConnection::connect(app.db_url())
-        .await
-        .expect("connect");
+    let mut conn = app.owner_connection().await;
     sqlx::query_scalar(
         "SELECT id FROM sessions WHERE user_id = $1 AND revoked_at IS NULL ORDER BY created_at DESC LIMIT 1",
     )
@@ -244,9 +238,7 @@ async fn session_versions_read_each_organization_under_its_own_setting() {
     let a = app.signup("Alpha", "Ada", "ada@alpha.example").await;
     let b = app.signup("Beta", "Bo", "bo@beta.example").await;
     let (a_org, b_org) = (a.org_id, b.org_id);
-    let mut conn = sqlx::PgConnection::connect(app.db_url())
-        .await
-        .expect("connect");
+    let mut conn = app.owner_connection().await;
     sqlx::query("SET ROLE pitchside_app")
         .execute(&mut conn)
         .await
@@ -309,16 +301,13 @@ async fn the_held_session_check_connection_is_replaced_and_given_back() {
     if !testkit::backends().contains(&Backend::Postgres) {
         return;
     }
-    use sqlx::Connection;
     let app = TestApp::spawn(Backend::Postgres).await;
     let ada = app.signup("Acme", "Ada", "ada@example.com").await;
     assert_eq!(app.get(&ada.access_token, "/api/v1/me").await.status(), 200);
 
     // End the server process behind the held connection: the one whose last statement
     // was a batch's (the first check of a session reads it in full).
-    let mut admin = sqlx::PgConnection::connect(app.db_url())
-        .await
-        .expect("connect");
+    let mut admin = app.owner_connection().await;
     let ended: Vec<bool> = sqlx::query_scalar(
         "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
          WHERE datname = current_database() AND pid <> pg_backend_pid() \
